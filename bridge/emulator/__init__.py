@@ -1,0 +1,26 @@
+"""An emulator of the eConnect Identities engine, for tests, the demo and the benchmarks.
+
+It is a real HTTP(S) server on loopback that follows the vendor's contract
+(``shared/api/``) and recognises "faces" in real JPEG/PNG/WebP bytes by a documented colour
+convention (see :mod:`bridge.emulator.faces` and docs/emulator.md). Needs Pillow (extra
+``emulator``).
+"""
+
+from bridge.emulator.faults import Faults, FaultSettings
+from bridge.emulator.gallery import Gallery, GalleryError, load_gallery, sample_gallery_path
+from bridge.emulator.imagegen import SAMPLE_COLOURS, FaceSpec, make_snapshot, make_snapshot_of_size
+from bridge.emulator.server import Emulator
+
+__all__ = [
+    "SAMPLE_COLOURS",
+    "Emulator",
+    "FaceSpec",
+    "FaultSettings",
+    "Faults",
+    "Gallery",
+    "GalleryError",
+    "load_gallery",
+    "make_snapshot",
+    "make_snapshot_of_size",
+    "sample_gallery_path",
+]

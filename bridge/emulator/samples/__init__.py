@@ -1,0 +1,1 @@
+"""The sample gallery (``gallery.yaml``) and its images, made by ``make_images.py``."""

@@ -1,0 +1,30 @@
+"""Typed runtime data of a config entry (runtime-data rule): no hass.data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
+
+from homeassistant.config_entries import ConfigEntry
+
+from bridge.econnect.aio import AsyncEconnectClient
+
+from .helpers import EngineConnection
+
+if TYPE_CHECKING:
+    from .coordinator import EconnectHealthCoordinator
+    from .recognizer import Recognizer
+
+
+@dataclass(kw_only=True)
+class EconnectRuntimeData:
+    """What a loaded entry holds: one client, the health poller and the recognition engine."""
+
+    connection: EngineConnection
+    client: AsyncEconnectClient
+    coordinator: EconnectHealthCoordinator
+    recognizer: Recognizer
+
+
+# A `TypeAlias` rather than a `type` statement: the repository's ruff targets Python 3.11.
+EconnectConfigEntry: TypeAlias = ConfigEntry[EconnectRuntimeData]

@@ -1,0 +1,224 @@
+"""Recognition: image → engine → filtered result → entity state, bus events and repairs.
+
+Every path (camera triggers, MQTT snapshots, the `recognize` action) goes through
+`Recognizer.async_recognize_image`, so they all update entities and fire events the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+from homeassistant.util.signal_type import SignalType
+
+from bridge.cooldown import Cooldown
+from bridge.econnect import (
+    DetectedFace,
+    EconnectAuthenticationError,
+    EconnectConnectionError,
+    EconnectError,
+    EconnectPermissionError,
+    RecognitionResult,
+)
+from bridge.econnect.aio import AsyncEconnectClient
+from bridge.events import Sighting, recognition_event
+
+from .annotate import annotate
+from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
+from .coordinator import EconnectHealthCoordinator
+from .data import EconnectConfigEntry
+from .helpers import engine_error
+from .options import EntryOptions
+
+
+@dataclass(slots=True)
+class SourceState:
+    """What the entities of one camera (or MQTT topic) show."""
+
+    result: RecognitionResult | None = None
+    event: dict[str, Any] | None = None
+    time: datetime | None = None
+    last_known: DetectedFace | None = None
+    last_known_time: datetime | None = None
+    image: bytes | None = None
+    image_time: datetime | None = None
+
+
+@dataclass(slots=True)
+class TagSighting:
+    """Tags seen in one recognition, for the per-tag presence entities."""
+
+    source: str
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+def source_signal(entry_id: str, source: str) -> SignalType[SourceState]:
+    """Return the dispatcher signal of one source's entities."""
+    return SignalType(f"{DOMAIN}_{entry_id}_{source}")
+
+
+def tags_signal(entry_id: str) -> SignalType[TagSighting]:
+    """Return the dispatcher signal of the per-tag presence entities."""
+    return SignalType(f"{DOMAIN}_{entry_id}_tags")
+
+
+def issue_id(kind: str, entry_id: str) -> str:
+    """Return a repair issue id unique to one entry."""
+    return f"{kind}_{entry_id}"
+
+
+class Recognizer:
+    """Run recognitions for one entry and remember the latest result per source."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EconnectConfigEntry,
+        client: AsyncEconnectClient,
+        coordinator: EconnectHealthCoordinator,
+        options: EntryOptions,
+    ) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.client = client
+        self.coordinator = coordinator
+        self.options = options
+        self.states: dict[str, SourceState] = {s: SourceState() for s in options.sources}
+        self._cooldown = Cooldown(options.cooldown)
+
+    async def async_recognize_camera(self, entity_id: str) -> dict[str, Any]:
+        """Fetch a camera's snapshot and recognise it.
+
+        The camera component is imported here, not at module import: it needs PyTurboJPEG,
+        which Home Assistant installs only once a camera integration is set up.
+        """
+        from homeassistant.components.camera import async_get_image
+
+        try:
+            image = await async_get_image(self.hass, entity_id, timeout=CAMERA_IMAGE_TIMEOUT)
+        except HomeAssistantError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="camera_image_failed",
+                translation_placeholders={"camera": entity_id, "error": str(err)},
+            ) from err
+        return await self.async_recognize_image(entity_id, image.content)
+
+    async def async_recognize_all(self) -> None:
+        """Recognise every watched camera (a trigger turned on); failures are logged."""
+        for entity_id in self.options.cameras:
+            try:
+                await self.async_recognize_camera(entity_id)
+            except HomeAssistantError as err:
+                LOGGER.warning("Recognition on %s failed: %s", entity_id, err)
+
+    async def async_recognize_image(self, source: str, image: bytes) -> dict[str, Any]:
+        """Recognise `image` taken by `source`; return the event-schema description."""
+        detect_time = dt_util.utcnow()
+        start = time.monotonic()
+        try:
+            raw = await self.client.publish_with_response(
+                image,
+                detector_name=source,
+                time_zone=str(self.hass.config.time_zone),
+                detect_time=detect_time,
+                options=self.options.publish_options,
+            )
+        except EconnectError as err:
+            self._handle_failure(err)
+            raise engine_error(err) from err
+        latency_ms = (time.monotonic() - start) * 1000
+        ir.async_delete_issue(
+            self.hass, DOMAIN, issue_id(ISSUE_MISSING_PERMISSION, self.entry.entry_id)
+        )
+        result = self._filter(raw)
+        sighting = Sighting(
+            camera=source, detector_name=source, detect_time=detect_time, latency_ms=latency_ms
+        )
+        event = recognition_event(result, sighting, self.options.person_fields)
+        await self._async_update_state(source, image, result, event)
+        self._fire_face_events(source, result)
+        return event
+
+    def _filter(self, result: RecognitionResult) -> RecognitionResult:
+        """Drop faces under the confidence or quality thresholds (given in percent)."""
+        faces = tuple(
+            face
+            for face in result.faces
+            if face.confidence * 100 >= self.options.min_confidence
+            and face.quality * 100 >= self.options.min_quality
+        )
+        return RecognitionResult(faces=faces)
+
+    async def _async_update_state(
+        self, source: str, image: bytes, result: RecognitionResult, event: dict[str, Any]
+    ) -> None:
+        """Store the result of a watched source and tell its entities."""
+        if source not in self.states:
+            return  # an ad-hoc action on an unwatched camera updates no entity
+        state = self.states[source]
+        now = dt_util.utcnow()
+        state.result, state.event, state.time = result, event, now
+        known = sorted(result.known_faces, key=lambda f: f.confidence, reverse=True)
+        if known:
+            state.last_known, state.last_known_time = known[0], now
+        if result.faces:
+            annotated = await self.hass.async_add_executor_job(annotate, image, result.faces)
+            if annotated is not None:
+                state.image, state.image_time = annotated, now
+        entry_id = self.entry.entry_id
+        async_dispatcher_send(self.hass, source_signal(entry_id, source), state)
+        tags = frozenset(tag for face in known if face.person for tag in face.person.tag_names)
+        if tags:
+            async_dispatcher_send(self.hass, tags_signal(entry_id), TagSighting(source, tags))
+
+    def _fire_face_events(self, source: str, result: RecognitionResult) -> None:
+        """Fire one bus event per known face, at most once per person and camera per cooldown."""
+        now = time.monotonic()
+        for face in result.known_faces:
+            person = face.person
+            if person is None or not self._cooldown.allow((person.person_id, source), now):
+                continue
+            self.hass.bus.async_fire(
+                EVENT_FACE,
+                {
+                    "entry_id": self.entry.entry_id,
+                    "camera_entity_id": source,
+                    "name": person.display_name,
+                    "person_id": person.person_id,
+                    "tags": list(person.tag_names),
+                    "confidence": round(face.confidence, 4),
+                },
+            )
+
+    def _handle_failure(self, err: EconnectError) -> None:
+        """Turn an engine failure into what the user must see: a repair, reauth or unavailable."""
+        if isinstance(err, EconnectPermissionError):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id(ISSUE_MISSING_PERMISSION, self.entry.entry_id),
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_MISSING_PERMISSION,
+                translation_placeholders={
+                    "username": self.client_username,
+                    "title": self.entry.title,
+                },
+            )
+        elif isinstance(err, EconnectAuthenticationError):
+            self.entry.async_start_reauth(self.hass)
+        elif isinstance(err, EconnectConnectionError):
+            self.coordinator.async_set_update_error(err)
+
+    @property
+    def client_username(self) -> str:
+        """Return the account name shown in the permission repair."""
+        return str(self.entry.data.get("username", ""))

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The test command (what CI runs): set-up, then every check in order, stopping at the first failure.
+#
+#   1. scripts/bootstrap.sh     .venv, Mosquitto, .venv-ha (idempotent, quick when done)
+#   2. ruff check .             lint
+#   3. ruff format --check .    formatting
+#   4. mypy                     strict types: bridge, custom_components, tests/support
+#   5. pytest                   tests/unit and tests/integration (real Mosquitto + emulator)
+#   6. pytest tests/ha          Home Assistant harness tests in .venv-ha (Python 3.13)
+#
+# ECONNECT_SKIP_HA=1 skips step 6 on purpose (and says so); otherwise a missing Python 3.13 fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+started=$SECONDS
+done_steps=()
+
+step() { printf '\n==> test: %s\n' "$*"; }
+fail() {
+  printf '\ntest: FAILED at step "%s" after %s s\n' "$1" "$((SECONDS - started))" >&2
+  shift
+  [ "$#" -gt 0 ] && printf 'test: %s\n' "$@" >&2
+  exit 1
+}
+passed() {
+  done_steps+=("$1")
+  printf 'test: %s passed\n' "$1"
+}
+
+step "bootstrap"
+bash scripts/bootstrap.sh || fail "bootstrap" "the set-up failed; see the bootstrap messages above"
+passed "bootstrap"
+
+BIN=".venv/bin"
+
+step "ruff check ."
+"$BIN/ruff" check . || fail "ruff check" "fix the lint errors above (.venv/bin/ruff check --fix . fixes some)"
+passed "ruff check"
+
+step "ruff format --check ."
+"$BIN/ruff" format --check . || fail "ruff format" "run: .venv/bin/ruff format ."
+passed "ruff format"
+
+mypy_targets=()
+for target in bridge custom_components tests/support; do
+  [ -e "$target" ] && mypy_targets+=("$target")
+done
+step "mypy ${mypy_targets[*]}"
+"$BIN/mypy" "${mypy_targets[@]}" || fail "mypy" "fix the type errors above"
+passed "mypy"
+
+step "pytest (tests/unit, tests/integration)"
+rc=0
+"$BIN/python" -m pytest || rc=$?
+if [ "$rc" -eq 5 ]; then
+  fail "pytest" "pytest collected no tests: the test tree or its imports are broken"
+elif [ "$rc" -ne 0 ]; then
+  fail "pytest" "pytest exited with code $rc"
+fi
+passed "pytest"
+
+if [ ! -d tests/ha ]; then
+  printf '\ntest: tests/ha does not exist: no Home Assistant tests to run\n'
+elif [ "${ECONNECT_SKIP_HA:-0}" = "1" ]; then
+  printf '\ntest: ############################################################\n'
+  printf 'test: Home Assistant tests SKIPPED because ECONNECT_SKIP_HA=1\n'
+  printf 'test: ############################################################\n'
+else
+  step "pytest tests/ha (Home Assistant, .venv-ha)"
+  [ -x .venv-ha/bin/python ] \
+    || fail "pytest tests/ha" ".venv-ha is missing: run bash scripts/bootstrap.sh (needs Python 3.13)"
+  rc=0
+  # pytest-homeassistant-custom-component expects pytest-asyncio in "auto" mode (as in HA itself);
+  # and HA's pytest (8.3) would only *skip* an async test that no plugin runs: make that an error.
+  .venv-ha/bin/python -m pytest tests/ha -p no:cacheprovider \
+    -W error::pytest.PytestUnhandledCoroutineWarning \
+    -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=function || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    fail "pytest tests/ha" "pytest collected no tests in tests/ha: the HA tests or their imports are broken"
+  elif [ "$rc" -ne 0 ]; then
+    fail "pytest tests/ha" "pytest exited with code $rc"
+  fi
+  passed "pytest tests/ha"
+fi
+
+printf '\ntest: ALL PASSED in %s s (%s)\n' "$((SECONDS - started))" "$(IFS=,; printf '%s' "${done_steps[*]}" | sed 's/,/, /g')"

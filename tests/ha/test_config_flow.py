@@ -1,0 +1,218 @@
+"""Config, reauth, reconfigure and options flows against the emulator (100% of config_flow.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import patch
+
+import certifi
+import pytest
+from conftest import PASSWORD, USERNAME, EmulatorProcess, entry_data
+from homeassistant import config_entries
+from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from bridge.econnect import (
+    EconnectPermissionError,
+    EconnectServerError,
+    EconnectTLSError,
+)
+from custom_components.econnect_identities.const import (
+    CONF_CA_FILE,
+    CONF_CAMERAS,
+    CONF_COOLDOWN,
+    CONF_MQTT_TOPICS,
+    DOMAIN,
+)
+
+AUTHENTICATE = "bridge.econnect.aio.AsyncEconnectClient.authenticate"
+
+
+@pytest.fixture(autouse=True)
+def no_setup() -> Any:
+    """Keep the flow tests to the flow: creating an entry does not set it up."""
+    with patch(
+        "custom_components.econnect_identities.async_setup_entry", return_value=True
+    ) as mock:
+        yield mock
+
+
+async def _start_user(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    return str(result["flow_id"])
+
+
+async def test_user_flow_creates_entry(hass: HomeAssistant, emulator: EmulatorProcess) -> None:
+    flow_id = await _start_user(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, entry_data(emulator, **{CONF_URL: emulator.url + "/", CONF_CA_FILE: " "})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "127.0.0.1"
+    assert result["data"] == entry_data(emulator)
+    assert result["result"].unique_id == f"{emulator.url}|{USERNAME}".lower()
+
+
+async def test_user_flow_with_ca_file(hass: HomeAssistant, emulator: EmulatorProcess) -> None:
+    flow_id = await _start_user(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, entry_data(emulator, **{CONF_CA_FILE: certifi.where()})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_CA_FILE] == certifi.where()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "error"),
+    [
+        ({CONF_URL: "ftp://example"}, CONF_URL, "invalid_url"),
+        ({CONF_CA_FILE: "/nonexistent/ca.pem"}, CONF_CA_FILE, "invalid_ca_file"),
+        ({CONF_PASSWORD: "wrong"}, "base", "invalid_auth"),
+        ({CONF_URL: "http://127.0.0.1:9"}, "base", "cannot_connect"),
+    ],
+)
+async def test_user_flow_errors_then_recovers(
+    hass: HomeAssistant,
+    emulator: EmulatorProcess,
+    overrides: dict[str, Any],
+    field: str,
+    error: str,
+) -> None:
+    flow_id = await _start_user(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, entry_data(emulator, **overrides)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    result = await hass.config_entries.flow.async_configure(flow_id, entry_data(emulator))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("side_effect", "error"),
+    [
+        (EconnectTLSError("self-signed"), "tls_error"),
+        (EconnectPermissionError("no", status=403), "missing_permission"),
+        (EconnectServerError("boom", status=500), "engine_error"),
+        (RuntimeError("bug"), "unknown"),
+    ],
+)
+async def test_user_flow_rare_errors(
+    hass: HomeAssistant, emulator: EmulatorProcess, side_effect: Exception, error: str
+) -> None:
+    """Errors the loopback emulator cannot produce on sign-in are injected at the client."""
+    flow_id = await _start_user(hass)
+    with patch(AUTHENTICATE, side_effect=side_effect):
+        result = await hass.config_entries.flow.async_configure(flow_id, entry_data(emulator))
+    assert result["errors"] == {"base": error}
+
+
+async def test_same_server_and_account_only_once(
+    hass: HomeAssistant, emulator: EmulatorProcess
+) -> None:
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=f"{emulator.url}|{USERNAME}".lower(), data=entry_data(emulator)
+    ).add_to_hass(hass)
+    flow_id = await _start_user(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, entry_data(emulator, **{CONF_USERNAME: USERNAME.upper()})
+    )
+    # The emulator's user names are case-sensitive, so sign in with the real one.
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(flow_id, entry_data(emulator))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+def _entry(hass: HomeAssistant, emulator: EmulatorProcess, **data: Any) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="127.0.0.1",
+        unique_id=f"{emulator.url}|{USERNAME}".lower(),
+        data=entry_data(emulator, **data),
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def test_reauth_after_password_change(hass: HomeAssistant, emulator: EmulatorProcess) -> None:
+    entry = _entry(hass, emulator)
+    emulator.admin("users", {"username": USERNAME, "password": "new-password"})
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    placeholders = result["description_placeholders"]
+    assert placeholders[CONF_USERNAME] == USERNAME
+    assert placeholders[CONF_URL] == emulator.url
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "new-password"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_PASSWORD] == "new-password"
+
+
+async def test_reconfigure_changes_url(hass: HomeAssistant, emulator: EmulatorProcess) -> None:
+    entry = _entry(hass, emulator, **{CONF_URL: "http://127.0.0.1:9", CONF_CA_FILE: "x.pem"})
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "http://127.0.0.1:9", CONF_VERIFY_SSL: True}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: emulator.url, CONF_VERIFY_SSL: True}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_URL] == emulator.url
+    assert CONF_CA_FILE not in entry.data
+    assert entry.data[CONF_PASSWORD] == PASSWORD
+    assert entry.unique_id == f"{emulator.url}|{USERNAME}".lower()
+
+
+async def test_reconfigure_onto_another_entry_aborts(
+    hass: HomeAssistant, emulator: EmulatorProcess
+) -> None:
+    _entry(hass, emulator)
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"http://127.0.0.1:9|{USERNAME}",
+        data=entry_data(emulator, **{CONF_URL: "http://127.0.0.1:9"}),
+    )
+    other.add_to_hass(hass)
+    result = await other.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: emulator.url, CONF_VERIFY_SSL: True}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.parametrize("with_mqtt", [False, True])
+async def test_options_flow(
+    hass: HomeAssistant, emulator: EmulatorProcess, with_mqtt: bool
+) -> None:
+    entry = _entry(hass, emulator)
+    if with_mqtt:
+        hass.config.components.add("mqtt")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert (CONF_MQTT_TOPICS in fields) is with_mqtt
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAMERAS: ["camera.front_door"], CONF_COOLDOWN: 10}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_CAMERAS] == ["camera.front_door"]
+    assert entry.options[CONF_COOLDOWN] == 10
+    assert entry.options["person_sections"] == ["names", "tags"]
