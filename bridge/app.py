@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import partial
 from types import FrameType
 
+from bridge.annotate import pillow_available
 from bridge.config.model import BridgeConfig
 from bridge.discovery import (
     DiscoveryContext,
@@ -25,6 +26,7 @@ from bridge.discovery import (
 )
 from bridge.econnect.client import EconnectClient
 from bridge.econnect.errors import EconnectError
+from bridge.health import LatencyHistogram, bridge_snapshot, serve_health
 from bridge.mqtt import Incoming, MqttConnection, MqttSettings, default_client_id
 from bridge.naming import slugify
 from bridge.pipeline import Pipeline
@@ -85,6 +87,19 @@ def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(names)), dynamic
 
 
+def _annotation_possible(config: BridgeConfig) -> bool:
+    """Honour `publish.annotated_snapshot`, saying so clearly when Pillow is missing."""
+    if not config.publish.annotated_snapshot:
+        return False
+    if pillow_available():
+        return True
+    _LOGGER.error(
+        "publish.annotated_snapshot needs Pillow: pip install 'econnect-bridge[emulator]'. "
+        "Annotated snapshots are off for this run."
+    )
+    return False
+
+
 class BridgeApp:
     """One running bridge."""
 
@@ -132,6 +147,7 @@ class BridgeApp:
             default_settings=config.processing.camera_defaults,
             skip_retained=config.mqtt.skip_retained,
             retain_state=ha.retain_state,
+            annotate_snapshots=_annotation_possible(config),
         )
         self._sources = sources_from_config(config)
 
@@ -151,6 +167,10 @@ class BridgeApp:
             self.mqtt.subscribe(prefix_filter, self._on_discovery_config, shared=False)
         self.pipeline.start()
         self.mqtt.start()
+        # Health endpoint (off unless health.enabled); reads counters through a callable.
+        self.latency = LatencyHistogram()  # the pipeline should observe() each engine call
+        snapshot = partial(bridge_snapshot, self.pipeline, self.mqtt, self.latency)
+        self.health_server = serve_health(self.config.health, snapshot)
         threading.Thread(target=self._check_engine, name="econnect-login", daemon=True).start()
 
     def _on_snapshot(self, source: Source, message: Incoming) -> None:
@@ -257,5 +277,7 @@ class BridgeApp:
             _LOGGER.warning("Stopped with %d snapshot(s) not yet sent to the engine", left)
         self.pipeline.publish_health()
         self.mqtt.stop()
+        if self.health_server is not None:
+            self.health_server.stop()
         self.client.close()
         _LOGGER.info("Stopped")

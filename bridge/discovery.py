@@ -39,6 +39,7 @@ from bridge.naming import (
     PERSON_PRESENT,
     PROCESSED,
     RECOGNITION,
+    TAG_LAST_CAMERA,
     TAG_PRESENT,
     UNKNOWN_FACE,
     EntityKind,
@@ -56,7 +57,6 @@ MANUFACTURER = "eConnect"
 ORIGIN_NAME = "econnect-bridge"
 
 # Not (yet) in bridge.naming: the tag's counterpart of PERSON_LAST_CAMERA.
-TAG_LAST_CAMERA = EntityKind("tag_last_camera", "sensor", "{name} last camera")
 
 Scope = Literal["camera", "camera_tag", "tag", "person", "health"]
 Source = Literal["state", "events", "image"]

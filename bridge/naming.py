@@ -55,6 +55,7 @@ CAMERA_ENTITIES = (LAST_PERSON, FACE_COUNT, KNOWN_PERSON, UNKNOWN_FACE, RECOGNIT
 TAG_PRESENT = EntityKind("tag_present", "binary_sensor", "{name} present")
 PERSON_PRESENT = EntityKind("person_present", "binary_sensor", "{name} present")
 PERSON_LAST_CAMERA = EntityKind("person_last_camera", "sensor", "{name} last camera")
+TAG_LAST_CAMERA = EntityKind("tag_last_camera", "sensor", "{name} last camera")
 
 # The engine / bridge health (diagnostic entities).
 API_REACHABLE = EntityKind("api_reachable", "binary_sensor", "API reachable")

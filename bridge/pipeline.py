@@ -16,18 +16,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bridge import __version__
+from bridge.annotate import annotate
 from bridge.config.model import CameraSettings
 from bridge.econnect.client import EconnectClient
-from bridge.econnect.errors import EconnectConnectionError, EconnectError, EconnectServerError
+from bridge.econnect.errors import EconnectError
 from bridge.econnect.models import PublishOptions, RecognitionResult
 from bridge.events import Sighting, error_event
 from bridge.mqtt import Incoming, Publisher
+from bridge.retry import RetryPolicy, is_transient
 from bridge.sources import PayloadError, Snapshot, Source, decode_payload
+from bridge.spool import Spool, SpoolItem
 from bridge.statebook import Message, StateBook
 from bridge.states import HealthState, Topics, bridge_state_payload, encode
 from bridge.throttle import SnapshotQueue
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Error code of a snapshot refused because the circuit to the engine is open.
+CIRCUIT_OPEN = "engine_unavailable"
+
+
+class CircuitOpenError(Exception):
+    """The circuit breaker refused the call: the engine failed too often lately."""
+
+    code = CIRCUIT_OPEN
+
+
+class ShuttingDownError(Exception):
+    """The bridge is stopping: a retry was abandoned."""
+
+    code = "shutting_down"
 
 
 def publish_options(settings: CameraSettings) -> PublishOptions:
@@ -69,6 +87,13 @@ class Health:
     api_reachable: bool = False
     api_latency_ms: float | None = None
     last_error: str | None = None
+    # Reliability figures (not in the MQTT health payload; read by tests and the health endpoint).
+    engine_failures: int = 0  # failed engine calls, retries included
+    retries: int = 0  # engine calls repeated after a transient failure
+    circuit_rejected: int = 0  # snapshots refused while the circuit was open
+    lost: int = 0  # snapshots that never got a result (each also an error event)
+    spooled: int = 0  # snapshots written to the spool
+    replayed: int = 0  # spooled snapshots the engine accepted later
 
     def state(self) -> HealthState:
         """Freeze the counters for publishing."""
@@ -98,7 +123,11 @@ class Pipeline:
         default_settings: CameraSettings,
         skip_retained: bool = True,
         retain_state: bool = True,
+        annotate_snapshots: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        retry: RetryPolicy | None = None,
+        spool: Spool | None = None,
+        spool_responses: bool = False,
     ) -> None:
         self._client = client
         self._publisher = publisher
@@ -107,13 +136,20 @@ class Pipeline:
         self._workers = workers
         self._skip_retained = skip_retained
         self._retain_state = retain_state
+        self._annotate = annotate_snapshots
         self._clock = clock
         self._default_settings = default_settings
         self._sources: dict[str, Source] = {}
+        self._known_sources: tuple[Source, ...] = ()
         self._lock = threading.Lock()  # guards the book and the health counters
         self.queue = SnapshotQueue(min_interval=self._min_interval, clock=clock)
         self.health = Health()
         self._threads: list[threading.Thread] = []
+        self.retry = retry or RetryPolicy()
+        self._spool = spool
+        self._spool_responses = spool_responses
+        self._stopping = threading.Event()
+        self._spool_wakeup = threading.Event()
 
     def _min_interval(self, camera: str) -> float:
         return self.settings_for(camera).min_interval
@@ -130,9 +166,22 @@ class Pipeline:
     def mark_engine(self, *, reachable: bool, error: EconnectError | None = None) -> None:
         """Record the engine's reachability from outside the workers (the start-up sign-in)."""
         with self._lock:
-            self.health.api_reachable = reachable
             if error is not None:
                 self.health.last_error = f"{error.code}: {error}"[:250]
+        self._set_reachable(reachable)
+
+    def _set_reachable(self, reachable: bool) -> None:
+        """Record the engine's reachability; publish health at once when it changes."""
+        with self._lock:
+            changed = self.health.api_reachable != reachable
+            self.health.api_reachable = reachable
+        if changed:
+            _LOGGER.log(
+                logging.INFO if reachable else logging.WARNING,
+                "The eConnect engine is %s",
+                "reachable again" if reachable else "unreachable",
+            )
+            self.publish_health()
 
     def publish_initial_states(self, cameras: tuple[str, ...]) -> None:
         """Announce every known camera, person and tag as absent (after connecting)."""
@@ -179,15 +228,35 @@ class Pipeline:
             thread.daemon = True
             thread.start()
             self._threads.append(thread)
+        if self._spool is not None:
+            thread = threading.Thread(target=self._replay_loop, name="econnect-spool", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> int:
-        """Let in-flight calls finish, stop the workers; return how many waiting were left."""
-        left = len(self.queue.drain())
+        """Let in-flight calls finish, stop the workers; return how many were left unsent.
+
+        Snapshots still waiting for a worker are spooled when a spool is configured for their
+        mode (they go out after the next start); otherwise each is reported as lost.
+        """
+        self._stopping.set()
+        self._spool_wakeup.set()
+        left = 0
+        for snapshot in self.queue.drain():
+            if not self._spool_if_possible(snapshot):
+                left += 1
+                self._lose(snapshot, ShuttingDownError("the bridge stopped before sending it"))
         self.queue.close()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._spool is not None:
+            self._spool.close()
         return left
+
+    def alive_threads(self) -> int:
+        """Return how many worker threads are running (tests check none died)."""
+        return sum(1 for thread in self._threads if thread.is_alive())
 
     def _work(self) -> None:
         while (snapshot := self.queue.take()) is not None:
@@ -201,32 +270,109 @@ class Pipeline:
 
     def _process(self, snapshot: Snapshot) -> None:
         source = self._sources[snapshot.camera]
-        settings = source.settings
+        if self._spool is not None and len(self._spool) and self._spool_if_possible(snapshot):
+            return  # older snapshots wait in the spool: keep the order
+        try:
+            result, latency = self._call_with_retries(snapshot, source)
+        except (EconnectError, CircuitOpenError, ShuttingDownError) as err:
+            if self._spoolable(err) and self._spool_if_possible(snapshot):
+                return
+            self._lose(snapshot, err)
+            return
+        self._deliver(snapshot, source, result, latency, delayed=False)
+
+    def _call_with_retries(
+        self, snapshot: Snapshot, source: Source
+    ) -> tuple[RecognitionResult | None, float]:
+        """Call the engine, retrying transient failures with backoff, through the circuit."""
+        attempt = 0
+        while True:
+            result, latency = self._call_once(snapshot, source)
+            if not isinstance(result, EconnectError):
+                return result, latency
+            err = result
+            delay = self.retry.should_retry(err, attempt)
+            if delay is None:
+                raise err
+            _LOGGER.info(
+                "%s: engine call failed (%s); retry %d in %.1f s",
+                snapshot.camera,
+                err.code,
+                attempt + 1,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                raise ShuttingDownError("the bridge stopped while waiting to retry") from err
+            attempt += 1
+            with self._lock:
+                self.health.retries += 1
+
+    def _call_once(
+        self, snapshot: Snapshot, source: Source
+    ) -> tuple[RecognitionResult | None | EconnectError, float]:
+        """One engine call through the circuit; returns the error instead of raising it."""
+        circuit = self.retry.circuit
+        if not circuit.allow():
+            with self._lock:
+                self.health.circuit_rejected += 1
+            wait = circuit.retry_in()
+            msg = (
+                f"The engine failed {circuit.threshold} times in a row; not calling it for "
+                f"{wait:.0f} s more (circuit open)"
+            )
+            raise CircuitOpenError(msg)
         started = time.perf_counter()
         try:
             result = self._call_engine(snapshot, source)
         except EconnectError as err:
-            self._engine_failed(err, snapshot)
-            return
+            circuit.record_failure(err)
+            with self._lock:
+                self.health.engine_failures += 1
+            if is_transient(err):
+                self._set_reachable(False)
+            return err, 0.0
+        circuit.record_success()
         latency = (time.perf_counter() - started) * 1000
         with self._lock:
-            self.health.processed += 1
-            self.health.api_reachable = True
             self.health.api_latency_ms = latency
+        self._set_reachable(True)
+        return result, latency
+
+    def _deliver(
+        self,
+        snapshot: Snapshot,
+        source: Source,
+        result: RecognitionResult | None,
+        latency: float,
+        *,
+        delayed: bool,
+    ) -> None:
+        """Publish what one engine answer means (events, sightings, states)."""
+        with self._lock:
+            self.health.processed += 1
         if result is None:  # fire-and-forget: nothing comes back to report
             return
-        result = apply_thresholds(result, settings)
+        result = apply_thresholds(result, source.settings)
         sighting = Sighting(
             camera=snapshot.camera,
             detector_name=source.detector_for(snapshot.camera),
             detect_time=snapshot.detect_time,
             source_topic=snapshot.topic,
             latency_ms=latency,
+            delayed=delayed,
         )
         _log_result(sighting, result)
         with self._lock:
             messages = self._book.record(result, sighting, self._clock())
         self._send(messages)
+        if self._annotate:
+            self._publish_annotated(snapshot, result)
+
+    def _publish_annotated(self, snapshot: Snapshot, result: RecognitionResult) -> None:
+        image = annotate(snapshot.image, result.faces)
+        if image is not None:
+            topic = self._topics.annotated(snapshot.camera)
+            self._publisher.publish(topic, image, retain=self._retain_state)
 
     def _call_engine(self, snapshot: Snapshot, source: Source) -> RecognitionResult | None:
         detector = source.detector_for(snapshot.camera)
@@ -246,12 +392,110 @@ class Pipeline:
             options=publish_options(source.settings),
         )
 
-    def _engine_failed(self, err: EconnectError, snapshot: Snapshot) -> None:
-        if isinstance(err, EconnectConnectionError | EconnectServerError):
-            with self._lock:
-                self.health.api_reachable = False
-        _LOGGER.warning("%s: engine call failed: %s", snapshot.camera, err)
+    def _lose(
+        self, snapshot: Snapshot, err: EconnectError | CircuitOpenError | ShuttingDownError
+    ) -> None:
+        """A snapshot will never get a result: count it and say why in an error event."""
+        with self._lock:
+            self.health.lost += 1
+        _LOGGER.warning("%s: snapshot not processed: %s", snapshot.camera, err)
         self._report_error(err.code, str(err), snapshot.camera, snapshot.topic)
+
+    # -- store and forward -----------------------------------------------------------------
+
+    def _spoolable(self, err: Exception) -> bool:
+        """Return whether a failure means "the engine is away", so the snapshot can wait."""
+        if isinstance(err, CircuitOpenError | ShuttingDownError):
+            return True
+        return isinstance(err, EconnectError) and is_transient(err)
+
+    def _spool_if_possible(self, snapshot: Snapshot) -> bool:
+        """Keep a snapshot on disk for later, if a spool is configured for its mode."""
+        spool = self._spool
+        source = self._sources.get(snapshot.camera)
+        if spool is None or source is None:
+            return False
+        mode = source.settings.mode
+        if mode != "publish" and not self._spool_responses:
+            return False
+        evicted = spool.put(snapshot)
+        with self._lock:
+            self.health.spooled += 1
+        for item in evicted:
+            self._lose_spooled(item, "spool_full", "the spool was full: the oldest was dropped")
+        self._spool_wakeup.set()
+        return True
+
+    def _lose_spooled(self, item: SpoolItem, code: str, text: str) -> None:
+        with self._lock:
+            self.health.lost += 1
+        _LOGGER.warning("%s: spooled snapshot lost: %s", item.snapshot.camera, text)
+        self._report_error(code, text, item.snapshot.camera, item.snapshot.topic)
+
+    def _replay_loop(self) -> None:
+        """Send spooled snapshots, oldest first, whenever the engine takes them."""
+        spool = self._spool
+        assert spool is not None
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                for item in spool.expire():
+                    self._lose_spooled(item, "spool_expired", "kept in the spool for too long")
+                item = spool.oldest()
+                if item is None:
+                    self._spool_wakeup.wait(1.0)
+                    self._spool_wakeup.clear()
+                    continue
+                wait = self._replay_one(item, attempt)
+            except Exception:
+                _LOGGER.exception("unexpected error replaying the spool")
+                wait = 1.0
+            if wait is None:
+                attempt = 0
+            else:
+                attempt += 1
+                self._stopping.wait(wait)
+
+    def _replay_one(self, item: SpoolItem, attempt: int) -> float | None:
+        """Send one spooled snapshot; return how long to wait before the next try, or None."""
+        snapshot = item.snapshot
+        source = self._sources.get(snapshot.camera)
+        if source is None:
+            spool = self._spool
+            assert spool is not None
+            source = self._sources_by_topic(snapshot.topic)
+            if source is None:
+                spool.remove(item.item_id)
+                self._lose_spooled(item, "spool_orphan", "no configured source for its topic")
+                return None
+            self._sources[snapshot.camera] = source
+        try:
+            result, latency = self._call_once(snapshot, source)
+        except CircuitOpenError:
+            return max(0.2, self.retry.circuit.retry_in())
+        if isinstance(result, EconnectError):
+            if is_transient(result):
+                return self.retry.backoff.delay(min(attempt, 6)) + 0.1
+            assert self._spool is not None
+            self._spool.remove(item.item_id)
+            self._lose_spooled(item, result.code, str(result))
+            return None
+        assert self._spool is not None
+        self._spool.remove(item.item_id)
+        with self._lock:
+            self.health.replayed += 1
+        self._deliver(snapshot, source, result, latency, delayed=True)
+        return None
+
+    def _sources_by_topic(self, topic: str) -> Source | None:
+        for source in self._known_sources:
+            if source.matches(topic):
+                return source
+        return None
+
+    def register_sources(self, sources: tuple[Source, ...]) -> None:
+        """Tell the pipeline every configured source (to replay a spool after a restart)."""
+        self._known_sources = sources
 
     # -- output ----------------------------------------------------------------------------
 

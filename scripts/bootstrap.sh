@@ -21,10 +21,13 @@ HA_PINS=(
   "homeassistant==2025.4.4"
   "pytest-homeassistant-custom-component==0.13.236"
   "jsonschema>=4.20"
+  "pytest-cov>=5"
+  "pytest-timeout>=2.3"
+  "mypy>=1.13"
 )
 MAIN_EXTRAS="dev"
 # Bump when this script changes how a venv is filled, to force a reinstall everywhere.
-STAMP_VERSION="1"
+STAMP_VERSION="3"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -75,14 +78,20 @@ APT_OPTS=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
     env DEBIAN_FRONTEND=noninteractive "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo env DEBIAN_FRONTEND=noninteractive "$@"
   else
-    die "need root to run: $* (run this script as root, or install sudo)"
+    sudo env DEBIAN_FRONTEND=noninteractive "$@"
   fi
 }
 
 have_apt() { command -v apt-get >/dev/null 2>&1; }
+
+# Fails unless apt-get exists and we are root or have sudo.
+require_apt() {
+  have_apt || die "apt-get not found: install $* by hand (this script knows Debian/Ubuntu only)"
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    die "need root to install $* with apt-get: run this script as root, or install sudo"
+  fi
+}
 
 # Runs a command quietly; on failure shows the end of its output and fails.
 run_logged() {
@@ -99,13 +108,14 @@ run_logged() {
 
 apt_update_once() {
   [ "$APT_UPDATED" -eq 1 ] && return 0
-  have_apt || die "apt-get not found: install $* by hand (this script knows Debian/Ubuntu only)"
+  require_apt "$@"
   log "apt-get update"
   run_logged as_root apt-get "${APT_OPTS[@]}" update || die "apt-get update failed"
   APT_UPDATED=1
 }
 
 apt_install() {
+  require_apt "$@"
   apt_update_once "$@"
   log "apt-get install $*"
   run_logged as_root apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "$@" \
@@ -177,7 +187,7 @@ ensure_venv_module() {
   ver="$(py_version "$py")"
   log "$py (Python $ver) has no working venv/ensurepip module: installing it"
   have_apt || die "$py cannot create venvs (no venv/ensurepip module) and apt-get is not available"
-  apt_update_once
+  apt_update_once python3-venv
   local pkgs=()
   apt_has python3-venv && pkgs+=(python3-venv)
   apt_has "python$ver-venv" && pkgs+=("python$ver-venv")
@@ -226,7 +236,9 @@ find_main_python() {
   for cand in python3 python3.13 python3.12 python3.11; do
     command -v "$cand" >/dev/null 2>&1 || continue
     ver="$(py_version "$cand")"
-    [ -n "$ver" ] && version_ge_3 "$ver" 11 || continue
+    if [ -z "$ver" ] || ! version_ge_3 "$ver" 11; then
+      continue
+    fi
     exe="$(py_executable "$cand")" && [ -n "$exe" ] && {
       printf '%s\n' "$exe"
       return 0
@@ -261,6 +273,9 @@ setup_main_venv() {
       fi
     fi
     make_venv "$venv" "$py"
+  fi
+  if [ -f "$venv/.bootstrap-stamp" ]; then
+    log "pyproject.toml changed: updating $venv"
   fi
   log "installing the project into $venv: pip install -e '.[$MAIN_EXTRAS]'"
   rm -f "$venv/.bootstrap-stamp"
@@ -328,7 +343,7 @@ setup_ha_venv() {
     local py
     if ! py="$(find_python313)"; then
       if have_apt; then
-        apt_update_once
+        apt_update_once python3.13
         if apt_has python3.13; then
           local pkgs=(python3.13)
           apt_has python3.13-venv && pkgs+=(python3.13-venv)
@@ -344,7 +359,11 @@ setup_ha_venv() {
     fi
     make_venv "$venv" "$py"
   fi
-  log "installing Home Assistant's test harness into $venv (first time: a few minutes)"
+  if [ -f "$venv/.bootstrap-stamp" ]; then
+    log "pyproject.toml or the pins changed: updating $venv"
+  else
+    log "installing Home Assistant's test harness into $venv (first time: a few minutes)"
+  fi
   rm -f "$venv/.bootstrap-stamp"
   "$venv/bin/python" -m pip install -q "${HA_PINS[@]}" -e . || die "pip install into $venv failed"
   printf '%s\n' "$want" >"$venv/.bootstrap-stamp"

@@ -4,7 +4,7 @@
 #   1. scripts/bootstrap.sh     .venv, Mosquitto, .venv-ha (idempotent, quick when done)
 #   2. ruff check .             lint
 #   3. ruff format --check .    formatting
-#   4. mypy                     strict types: bridge, custom_components, tests/support
+#   4. mypy                     strict types: bridge and tests/support (.venv), custom_components (.venv-ha)
 #   5. pytest                   tests/unit and tests/integration (real Mosquitto + emulator)
 #   6. pytest tests/ha          Home Assistant harness tests in .venv-ha (Python 3.13)
 #
@@ -43,12 +43,8 @@ step "ruff format --check ."
 "$BIN/ruff" format --check . || fail "ruff format" "run: .venv/bin/ruff format ."
 passed "ruff format"
 
-mypy_targets=()
-for target in bridge custom_components tests/support; do
-  [ -e "$target" ] && mypy_targets+=("$target")
-done
-step "mypy ${mypy_targets[*]}"
-"$BIN/mypy" "${mypy_targets[@]}" || fail "mypy" "fix the type errors above"
+step "mypy bridge tests/support (.venv)"
+"$BIN/mypy" bridge tests/support || fail "mypy" "fix the type errors above"
 passed "mypy"
 
 step "pytest (tests/unit, tests/integration)"
@@ -68,20 +64,30 @@ elif [ "${ECONNECT_SKIP_HA:-0}" = "1" ]; then
   printf 'test: Home Assistant tests SKIPPED because ECONNECT_SKIP_HA=1\n'
   printf 'test: ############################################################\n'
 else
+  # The integration is typed against Home Assistant itself, which only .venv-ha has.
+  step "mypy custom_components (.venv-ha)"
+  .venv-ha/bin/mypy custom_components || fail "mypy custom_components" "fix the type errors above"
+  passed "mypy custom_components"
+
   step "pytest tests/ha (Home Assistant, .venv-ha)"
   [ -x .venv-ha/bin/python ] \
     || fail "pytest tests/ha" ".venv-ha is missing: run bash scripts/bootstrap.sh (needs Python 3.13)"
   rc=0
-  # pytest-homeassistant-custom-component expects pytest-asyncio in "auto" mode (as in HA itself);
-  # and HA's pytest (8.3) would only *skip* an async test that no plugin runs: make that an error.
-  .venv-ha/bin/python -m pytest tests/ha -p no:cacheprovider \
+  # tests/ha/pytest.ini sets asyncio "auto" mode as HA's harness expects; HA's pytest (8.3) would
+  # only *skip* an async test that no plugin runs: make that an error. Coverage floors are the
+  # issue's: 95% for the integration, 100% for its config flow (checked just below).
+  .venv-ha/bin/python -m pytest -c tests/ha/pytest.ini tests/ha \
     -W error::pytest.PytestUnhandledCoroutineWarning \
-    -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=function || rc=$?
+    --cov=custom_components.econnect_identities --cov-report=term-missing:skip-covered \
+    --cov-fail-under=95 || rc=$?
   if [ "$rc" -eq 5 ]; then
     fail "pytest tests/ha" "pytest collected no tests in tests/ha: the HA tests or their imports are broken"
   elif [ "$rc" -ne 0 ]; then
     fail "pytest tests/ha" "pytest exited with code $rc"
   fi
+  .venv-ha/bin/python -m coverage report --fail-under=100 \
+    --include='custom_components/econnect_identities/config_flow.py' \
+    || fail "config flow coverage" "config_flow.py must be 100% covered by tests/ha"
   passed "pytest tests/ha"
 fi
 

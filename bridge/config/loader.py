@@ -30,6 +30,8 @@ from bridge.config.validators import InvalidValue, describe, did_you_mean, relat
 
 SECRETS_FILE: Final = "secrets.yaml"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+#: What PyYAML's constructors raise, instead of YAMLError, on values like ``!!int x``.
+_PYYAML_SLIPS: Final = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
 #: Keys whose values are never shown in errors, even when written inline.
 _SECRET_KEYS: Final = frozenset({("password",), ("token",)})
 
@@ -55,6 +57,8 @@ class _Document:
     problems: list[ConfigProblem] = field(default_factory=list)
     marks: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
     secrets: list[tuple[Any, str]] = field(default_factory=list)
+    #: True for secrets.yaml: its problems never quote a value.
+    hide_values: bool = False
 
     def add(
         self, path: YamlPath, expected: str, found: str, hint: str | None = None
@@ -137,20 +141,20 @@ class _Secrets:
         if not self.path.exists():
             self.missing = True
             return None
-        doc = read_yaml(self.path, secrets=None, environ={})
+        doc = read_yaml(self.path, secrets=None, environ={}, hide_values=True)
         self.problems.extend(doc.problems)
         data = {} if doc.data is None else doc.data
         if doc.problems:
             return None
         if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
             hint = "write one 'name: value' line per secret"
-            doc.add((), "a mapping of secret names to values", describe_kind(data), hint)
+            doc.add((), "a mapping of secret names to values", _describe_kind(data), hint)
             self.problems.extend(doc.problems)
             return None
         return data
 
 
-def describe_kind(data: Any) -> str:
+def _describe_kind(data: Any) -> str:
     """Say what a document is, without its content (it may hold secrets)."""
     if isinstance(data, dict):
         return "a mapping with keys that are not names"
@@ -190,12 +194,16 @@ class _Loader(yaml.SafeLoader):
         saved_deep = self.deep_construct
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+        except _PYYAML_SLIPS as exc:
             self.recursive_objects.pop(node, None)
             self.deep_construct = saved_deep
             self.constructed_objects[node] = UNRESOLVED
             path = self.path_of(node)
-            shown = isinstance(node, yaml.ScalarNode) and path[-1:] not in _SECRET_KEYS
+            shown = (
+                isinstance(node, yaml.ScalarNode)
+                and not self.doc.hide_values
+                and path[-1:] not in _SECRET_KEYS
+            )
             value = describe(node.value) if shown else "this value"
             found = f"{value}, which YAML cannot read as {node.tag.rsplit(':', 1)[-1]} ({exc})"
             hint = "put the value in quotes to keep it as text"
@@ -203,6 +211,8 @@ class _Loader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         """Build a mapping, reporting keys given twice (YAML would keep the last silently)."""
+        if not isinstance(node, yaml.MappingNode):  # e.g. "!!set 0": PyYAML reports it
+            return super().construct_mapping(node, deep=deep)
         first: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
@@ -352,9 +362,11 @@ def _syntax_problem(doc: _Document, text: str, exc: yaml.YAMLError) -> None:
     doc.problems.append(ConfigProblem(doc.file, "", "valid YAML", found, hint, line, column))
 
 
-def read_yaml(path: Path, *, secrets: _Secrets | None, environ: Mapping[str, str]) -> _Document:
+def read_yaml(
+    path: Path, *, secrets: _Secrets | None, environ: Mapping[str, str], hide_values: bool = False
+) -> _Document:
     """Parse one YAML file into a `_Document` (data, problems, key positions)."""
-    doc = _Document(str(path))
+    doc = _Document(str(path), hide_values=hide_values)
     text = _read_text(path, doc)
     if text is None:
         return doc
@@ -371,6 +383,10 @@ def read_yaml(path: Path, *, secrets: _Secrets | None, environ: Mapping[str, str
     except RecursionError:
         doc.data = None
         doc.add((), "a configuration nested a few levels deep", "nesting too deep to read")
+    except _PYYAML_SLIPS as exc:  # a PyYAML constructor failing outside construct_object
+        doc.data = None
+        detail = type(exc).__name__ if hide_values else f"{type(exc).__name__}: {exc}"
+        doc.add((), "valid YAML", f"YAML that cannot be read ({detail})")
     finally:
         if loader is not None:
             loader.dispose()

@@ -251,6 +251,15 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """The HTTP health endpoint (section ``health``); off and loopback-only by default."""
+
+    enabled: bool
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class BridgeConfig:
     """The whole validated configuration.
 
@@ -266,6 +275,7 @@ class BridgeConfig:
     homeassistant: HomeAssistantConfig
     publish: PublishConfig
     logging: LoggingConfig
+    health: HealthConfig
     source: Path | None = None
 
     def camera(self, name: str) -> CameraConfig | None:
@@ -316,6 +326,7 @@ def build_config(data: Mapping[str, Any], source: Path | None = None) -> BridgeC
         homeassistant=HomeAssistantConfig(**data["homeassistant"]),
         publish=PublishConfig(**data["publish"]),
         logging=LoggingConfig(**data["logging"]),
+        health=HealthConfig(**data["health"]),
         source=source,
     )
 

@@ -11,7 +11,7 @@ names) are section checks declared next to their section.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import voluptuous as vol
@@ -37,6 +37,7 @@ from bridge.config.validators import (
     TopicFilter,
     TopicName,
     as_text,
+    describe,
     local_time_zone,
     upper,
 )
@@ -56,16 +57,20 @@ def required(key: str, description: str, check: Check) -> Option:
     return Option(key, REQUIRED, description, check)
 
 
-def section(key: str, description: str, options: Sequence[Option], check: Any = None) -> Option:
+def section(
+    key: str,
+    description: str,
+    options: Sequence[Option],
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Option:
     """Declare a nested section; a missing section gets all its defaults."""
     return Option(key, {}, description, Section(options, check))
 
 
 def _problems(*errors: vol.Invalid) -> None:
     """Raise every error given, if any."""
-    found = list(errors)
-    if found:
-        raise vol.MultipleInvalid(found)
+    if errors:
+        raise vol.MultipleInvalid(list(errors))
 
 
 def _check_api(api: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def _check_unique_names(cameras: list[Any]) -> list[vol.Invalid]:
         if not isinstance(name, str):
             continue
         if name in first:
-            found = f"{name!r} again (already cameras[{first[name]}].name)"
+            found = f"{describe(name)} again (already cameras[{first[name]}].name)"
             errors.append(InvalidValue("a unique camera name", found, None, [index, "name"]))
         first.setdefault(name, index)
     return errors
@@ -502,6 +507,21 @@ _LOGGING = section(
     ],
 )
 
+_HEALTH = section(
+    "health",
+    "HTTP health endpoint: /healthz (liveness), /readyz (readiness), /metrics (Prometheus).",
+    [
+        option("enabled", False, "Serve the health endpoint.", Boolean()),
+        option(
+            "host",
+            "127.0.0.1",
+            "Address to listen on; 0.0.0.0 exposes it to the network (e.g. in a container).",
+            String(),
+        ),
+        option("port", 8099, "TCP port to listen on.", Integer(1, 65535)),
+    ],
+)
+
 ROOT: Final = Section(
     [
         _API,
@@ -517,6 +537,7 @@ ROOT: Final = Section(
         _HOMEASSISTANT,
         _PUBLISH,
         _LOGGING,
+        _HEALTH,
     ],
     _check_sources,
 )

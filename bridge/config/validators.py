@@ -83,7 +83,8 @@ def describe(value: Any) -> str:
         keys = ", ".join(_BRIEF.repr(key) for key in list(value)[:4])
         return f"a mapping (keys: {keys})" if value else "an empty mapping"
     if isinstance(value, list):
-        return f"a list of {len(value)} items" if value else "an empty list"
+        count = len(value)
+        return f"a list of {count} item{'' if count == 1 else 's'}" if value else "an empty list"
     return f"{type(value).__name__} {_BRIEF.repr(value)}"
 
 
@@ -131,6 +132,7 @@ class Check:
 
     Attributes:
         type_name: Short type description for the reference documentation.
+        expected: The phrase that follows "expected" in error messages.
     """
 
     type_name: str = "value"
@@ -140,9 +142,9 @@ class Check:
         """Validate and normalise `value`."""
         raise NotImplementedError
 
-    def fail(self, value: Any, hint: str | None = None, expected: str | None = None) -> vol.Invalid:
+    def fail(self, value: Any, hint: str | None = None) -> InvalidValue:
         """Return the error for `value` (raise it: ``raise self.fail(value)``)."""
-        return InvalidValue(expected or self.expected, describe(value), hint)
+        return InvalidValue(self.expected, describe(value), hint)
 
 
 def _scalar_hint(value: Any) -> str | None:
@@ -204,7 +206,7 @@ class Number(Check):
                 return number if math.isfinite(number) else None
         return None
 
-    def __call__(self, value: Any) -> Any:
+    def __call__(self, value: Any) -> float:
         """Return the number as a float."""
         number = self._parse(value)
         if number is None or not self._in_range(number):
@@ -291,9 +293,10 @@ class SecretString(Check):
 
     def __call__(self, value: Any) -> Secret:
         """Return the text wrapped in a Secret."""
-        if not isinstance(value, str) or not value or "\0" in value:
-            raise InvalidValue(self.expected, kind_of(value), _scalar_hint(value))
-        return Secret(value)
+        try:
+            return Secret(_text(self, value))
+        except InvalidValue as exc:
+            raise InvalidValue(self.expected, kind_of(value), exc.hint) from None
 
 
 class Choice(Check):
@@ -310,9 +313,8 @@ class Choice(Check):
     def __call__(self, value: Any) -> Any:
         """Return the (normalised) choice."""
         candidate = self._normalise(value) if self._normalise else value
-        if isinstance(candidate, Hashable) and any(
-            type(candidate) is type(choice) and candidate == choice for choice in self.choices
-        ):
+        # Compare types too: True == 1, but `qos: true` is not the choice 1.
+        if any(type(candidate) is type(choice) and candidate == choice for choice in self.choices):
             return candidate
         hint = None
         if isinstance(value, str):
@@ -343,21 +345,22 @@ class Nullable(Check):
         return None if value is None else self.inner(value)
 
 
-def run_each(items: Sequence[tuple[Hashable, Any]], check: Callable[[Any], Any]) -> list[Any]:
-    """Validate every item, collecting all errors (prefixed by the item's key) before raising.
+def _each(values: list[Any], check: Check) -> list[Any]:
+    """Validate every item, collecting all errors (prefixed by the item's index) before raising.
 
     Raises:
         vol.MultipleInvalid: With every item's errors.
     """
-    out, errors = [], []
-    for key, item in items:
+    out: list[Any] = []
+    errors: list[vol.Invalid] = []
+    for index, item in enumerate(values):
         try:
             out.append(check(item))
         except vol.MultipleInvalid as exc:
-            exc.prepend([key])
+            exc.prepend([index])
             errors.extend(exc.errors)
         except vol.Invalid as exc:
-            exc.prepend([key])
+            exc.prepend([index])
             errors.append(exc)
     if errors:
         raise vol.MultipleInvalid(errors)
@@ -394,7 +397,7 @@ class ListOf(Check):
             raise self.fail(value)
         errors = self._check(value) if self._check else []
         try:
-            items = tuple(run_each(list(enumerate(value)), self.item))
+            items = tuple(_each(value, self.item))
         except vol.MultipleInvalid as exc:
             raise vol.MultipleInvalid([*exc.errors, *errors]) from None
         if self.unique:
@@ -404,14 +407,15 @@ class ListOf(Check):
         return items
 
 
-def _repeats(items: Sequence[Any]) -> list[vol.Invalid]:
-    """Return an error for every item equal to an earlier one."""
+def _repeats(items: Sequence[Hashable]) -> list[vol.Invalid]:
+    """Return an error for every item equal to an earlier one (items are validated scalars)."""
     errors: list[vol.Invalid] = []
+    first: dict[Hashable, int] = {}
     for index, item in enumerate(items):
-        if item in items[:index]:
-            first = items.index(item)
-            found = f"{describe(item)} again (already item {first})"
+        if item in first:
+            found = f"{describe(item)} again (already item {first[item]})"
             errors.append(InvalidValue("each value once", found, "remove the repeat", [index]))
+        first.setdefault(item, index)
     return errors
 
 
@@ -458,7 +462,7 @@ _TZ_HINT = "see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
 
 def redact_userinfo(url: str) -> str:
     """Hide ``user:password@`` in a URL so an error message does not print a password."""
-    return re.sub(r"(?<=://)[^/@]*@", "***@", url)
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/@]*@", r"\1***@", url)
 
 
 class HttpUrl(Check):
@@ -478,7 +482,7 @@ class HttpUrl(Check):
         except ValueError as exc:
             parts, hint = None, f"the URL cannot be read ({exc})"
         if hint or parts is None:
-            raise InvalidValue(self.expected, repr(redact_userinfo(text)), hint)
+            raise InvalidValue(self.expected, describe(redact_userinfo(text)), hint)
         return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
@@ -515,11 +519,15 @@ class File(Check):
         """Return the absolute path."""
         text = _text(self, value)
         base = _BASE_DIR.get() or Path.cwd()
-        path = base / Path(text).expanduser()
+        try:
+            given = Path(text).expanduser()
+        except RuntimeError:  # "~someone" who does not exist
+            raise self.fail(value, "the user named after '~' is unknown") from None
+        path = base / given  # an absolute `given` replaces `base`
         problem = _file_problem(path)
         if problem:
-            hint = f"relative paths start at {base}" if not Path(text).is_absolute() else None
-            raise InvalidValue(self.expected, f"{text!r}: {problem}", hint)
+            hint = None if given.is_absolute() else f"relative paths start at {base}"
+            raise InvalidValue(self.expected, f"{describe(text)}: {problem}", hint)
         return path
 
 
@@ -674,7 +682,8 @@ class Section(Check):
     def _unknown(self, key: Any) -> vol.Invalid:
         """Return the error for an unknown key, with the likely intended key."""
         if not isinstance(key, str):
-            return InvalidValue("a key name", describe(key), None, [str(key)], about_key=True)
+            path: list[Hashable] = [_BRIEF.repr(key)]
+            return InvalidValue("a key name", describe(key), None, path, about_key=True)
         hint = did_you_mean(key, list(self.options)) or "known keys: " + ", ".join(self.options)
         found = f"unknown key {_BRIEF.repr(key)}"
         return InvalidValue("a known key", found, hint, [key], about_key=True)

@@ -18,6 +18,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 from homeassistant.util.signal_type import SignalType
 
+from bridge.annotate import annotate
 from bridge.cooldown import Cooldown
 from bridge.econnect import (
     DetectedFace,
@@ -30,7 +31,6 @@ from bridge.econnect import (
 from bridge.econnect.aio import AsyncEconnectClient
 from bridge.events import Sighting, recognition_event
 
-from .annotate import annotate
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util.json import JsonValueType
 
 from .const import (
     ATTR_CAMERA_ENTITY_ID,
@@ -91,7 +91,7 @@ async def async_recognize(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
             raise _invalid("camera_not_found", camera=camera)
     image = None if path is None else await _async_read_file(hass, path)
     recognizer = entry.runtime_data.recognizer
-    results: list[dict[str, Any]] = [
+    results: list[JsonValueType] = [
         await recognizer.async_recognize_camera(camera) for camera in cameras
     ]
     if path is not None and image is not None:

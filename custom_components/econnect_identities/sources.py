@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from homeassistant.const import STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -41,7 +43,7 @@ async def async_setup_mqtt(hass: HomeAssistant, entry: EconnectConfigEntry) -> N
         return
     from homeassistant.components import mqtt
 
-    def _handler(topic: str) -> mqtt.MessageCallbackType:
+    def _handler(topic: str) -> Callable[[mqtt.ReceiveMessage], None]:
         @callback
         def _async_message(msg: mqtt.ReceiveMessage) -> None:
             if msg.retain or not isinstance(msg.payload, bytes) or not msg.payload:

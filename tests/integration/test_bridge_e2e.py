@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge.schemas import validate_payload
 
+from bridge.schemas import validate_payload
 from bridge.states import Topics
 from tests.integration.helpers import (
     Probe,
@@ -333,3 +333,27 @@ def test_sigterm_publishes_offline_and_exits_0(
     log = process.stderr.read().decode()
     assert "Stopped" in log
     assert "bridge-password" not in log
+
+
+def test_annotated_snapshot_is_published_when_asked(
+    tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    extra = "publish:\n  annotated_snapshot: true\n"
+    with running_bridge(config_file(tmp_path, emulator, mosquitto, extra)):
+        probe.publish(GARAGE, sample("jane.jpg"))
+        probe.wait_for("econnect/events")
+        deadline = time.monotonic() + 5
+        while not probe.on("econnect/cameras/garage/annotated") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [annotated] = probe.on("econnect/cameras/garage/annotated")
+    with Image.open(BytesIO(annotated.payload)) as image:
+        assert image.format == "JPEG"
+        assert image.size == (640, 480)
+        # The box is drawn in the "known" green around Jane's face.
+        event = probe.on("econnect/events")[0].json()
+        box = event["faces"][0]["box"]
+        assert image.convert("RGB").getpixel((box["x"] + 1, box["y"] + box["height"] // 2))[1] > 150

@@ -21,8 +21,8 @@ from bridge.econnect.errors import (
     EconnectTLSError,
 )
 from bridge.econnect.models import PublishOptions
-from tests.support.certs import make_certs
 from tests.integration.helpers import sample
+from tests.support.certs import make_certs
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {

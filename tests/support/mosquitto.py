@@ -460,3 +460,5 @@ class MosquittoBroker:
 def _kill_leftovers() -> None:
     for broker in list(_RUNNING):
         broker.kill()
+        if broker._owns_dir:
+            shutil.rmtree(broker.workdir, ignore_errors=True)

@@ -247,7 +247,7 @@ BROKEN = [
         "cameras",
         ["at least one camera, or frigate.enabled: true"],
     ),
-    ("top_level_list", "- api\n", "", ["a mapping", "a list of 1 items"]),
+    ("top_level_list", "- api\n", "", ["a mapping", "a list of 1 item"]),
     (
         "unknown_tag",
         VALID + "mqtt: !include mqtt.yaml\n",
@@ -748,3 +748,41 @@ def test_every_key_has_a_description_and_is_documented() -> None:
         assert documented in reference, path
         if callable(option.default):
             assert option.default_doc, f"{path}: a computed default needs default_doc"
+
+
+def test_credentials_without_scheme_are_not_shown(tmp_path: Path) -> None:
+    text = VALID.replace("https://acme", "bridge:hunter2@acme")
+    problem = only_problem(write(tmp_path, text))
+    assert problem.path == "api.url"
+    assert "hunter2" not in str(problem)
+
+
+def test_unreadable_value_in_secrets_file_is_not_shown(tmp_path: Path) -> None:
+    text = VALID.replace("password: pw", "password: !secret pw")
+    problem = only_problem(write(tmp_path, text, secrets="pw: 2024-02-30\n"))
+    assert problem.file == str(tmp_path / "secrets.yaml")
+    assert problem.line == 1
+    assert "2024" not in str(problem)
+
+
+def test_secrets_file_must_be_a_mapping(tmp_path: Path) -> None:
+    text = VALID.replace("password: pw", "password: !secret pw")
+    problem = only_problem(write(tmp_path, text, secrets="- hunter2\n"))
+    assert (problem.expected, problem.found) == ("a mapping of secret names to values", "a list")
+
+
+def test_secret_tag_needs_a_name(tmp_path: Path) -> None:
+    problem = only_problem(write(tmp_path, VALID.replace("password: pw", "password: !secret")))
+    assert (problem.path, problem.expected) == ("api.password", "a name after !secret")
+
+
+def test_reference_write_refreshes_only_the_generated_part(tmp_path: Path) -> None:
+    from bridge.config.reference import main
+
+    target = tmp_path / "configuration.md"
+    target.write_text(f"# Intro\n\n{MARKER}\n\nstale\n", encoding="utf-8")
+    assert main(["--write", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("# Intro\n\n" + MARKER)
+    assert text.endswith(schema_reference_markdown())
+    assert "stale" not in text

@@ -1,6 +1,7 @@
-"""Draw face boxes and names on a snapshot with Pillow (which Home Assistant ships).
+"""Draw face boxes and names on a snapshot: the "last faces" image of bridge and integration.
 
-Decoding and encoding images is CPU work, so callers run `annotate` in the executor.
+Needs Pillow (the `emulator`/`demo` extras of the bridge; Home Assistant ships it). Decoding and
+encoding are CPU work: the bridge calls this on a worker thread, the integration in the executor.
 """
 
 from __future__ import annotations
@@ -8,12 +9,19 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
-
-from bridge.econnect import DetectedFace
+from bridge.econnect.models import DetectedFace
 
 KNOWN_COLOUR = (46, 204, 113)
 UNKNOWN_COLOUR = (231, 76, 60)
+
+
+def pillow_available() -> bool:
+    """Return whether Pillow can be imported (checked at start when the option is on)."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def face_label(face: DetectedFace) -> str:
@@ -24,6 +32,8 @@ def face_label(face: DetectedFace) -> str:
 
 def annotate(image: bytes, faces: Sequence[DetectedFace]) -> bytes | None:
     """Return a JPEG of `image` with a box and caption per face, or None if undecodable."""
+    from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(image)) as source:
             canvas = source.convert("RGB")

@@ -1,0 +1,677 @@
+"""The benchmark of issue 6: econnect-bridge against the engine's ceiling and a naive bridge.
+
+One command, one machine, one run, the same images and the same emulator for every figure:
+
+    .venv/bin/python benchmarks/run.py                  # default profile, about 4 minutes
+    .venv/bin/python benchmarks/run.py --profile short  # under a minute, for CI and quick checks
+
+It starts a real Mosquitto on a free loopback port and the engine emulator (fixed latency per
+call, finite capacity) in their own processes, then measures, each in its own scenario:
+
+* ceiling: a pooled HTTP client sending the same images with the same concurrency, no MQTT;
+* bridge: `python -m bridge run -c FILE` (a separate process, real configuration) fed by a
+  load generator publishing real JPEG snapshots from many cameras, at saturation, at half of
+  saturation with 50 cameras, in overload (twice what the engine serves) and with 1 MB images;
+* naive: one paho subscriber posting each image on a fresh HTTP connection, one at a time.
+
+It prints a table and writes every figure, the ratios and the targets' verdicts as JSON under
+`benchmarks/results/`. Exit status: 0 when the benchmark ran (whatever the numbers), 1 when it
+could not run. Numbers are judged by reading them (docs/performance.md), never by this exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/ first, not the root
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import load, procs  # noqa: E402
+from benchmarks.stats import flat_memory, ratio, summary, throughput  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+EVENTS = "econnect/events"
+ERRORS = "econnect/errors"
+STATE = "econnect/bridge/state"
+AVAILABILITY = "econnect/bridge/availability"
+NAIVE_EVENTS = "naive/events"
+#: Never offer more than this (msgs/s): with a 0 ms engine the ceiling is CPU-bound and huge.
+MAX_RATE = 1500.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each scenario runs (seconds)."""
+
+    name: str
+    ceiling: float
+    saturation: float
+    half: float
+    overload: float
+    big: float
+    naive: float
+    warmup: float
+
+
+PROFILES = {
+    "default": Profile("default", 10, 20, 30, 60, 12, 15, 2),
+    "short": Profile("short", 4, 6, 6, 8, 4, 5, 1),
+}
+
+
+@dataclass
+class Settings:
+    """The engine and bridge settings of one run."""
+
+    latency_ms: float
+    capacity: int
+    concurrency: int
+    cameras: int
+    half_cameras: int
+
+
+class Bench:
+    """Everything one run shares: broker, engine, load generator, collector, images."""
+
+    def __init__(self, profile: Profile, settings: Settings, workdir: Path) -> None:
+        self.profile = profile
+        self.settings = settings
+        self.workdir = workdir
+        self.broker: procs.Child | None = None
+        self.engine: procs.Child | None = None
+        self.engine_url = ""
+        self.port = 0
+        self.images: dict[str, list[bytes]] = {}
+        self._bridges = 0
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Make the images, start Mosquitto, the engine, the publisher and the collector."""
+        from bridge.emulator import make_snapshot_of_size
+
+        started = time.monotonic()
+        people: list[tuple[str, ...]] = [("jane",), ("bob",), ("unknown",), ("carol",)]
+        self.images["100KB"] = [
+            make_snapshot_of_size(100, people=who, seed=i) for i, who in enumerate(people)
+        ]
+        self.images["1MB"] = [
+            make_snapshot_of_size(1024, people=who, seed=i) for i, who in enumerate(people[:2])
+        ]
+        log(f"images ready in {time.monotonic() - started:.1f} s: " + self._image_sizes())
+        self.broker, self.port = procs.start_mosquitto(self.workdir)
+        s = self.settings
+        self.engine = procs.python_child(
+            "engine",
+            [
+                str(ROOT / "benchmarks" / "engine_proc.py"),
+                "--port",
+                str(procs.free_port()),
+                "--latency-ms",
+                str(s.latency_ms),
+                "--capacity",
+                str(s.capacity),
+            ],
+            self.workdir / "engine.log",
+            wait_line="READY",
+        )
+        self.engine_url = self.engine.first_line.split()[1]
+        self.publisher = load.Publisher(self.port)
+        self.collector = load.Collector(
+            self.port, [EVENTS, ERRORS, STATE, AVAILABILITY, NAIVE_EVENTS]
+        )
+
+    def _image_sizes(self) -> str:
+        return ", ".join(
+            f"{name}: " + "/".join(f"{len(i) // 1024}" for i in images) + " KB"
+            for name, images in self.images.items()
+        )
+
+    def close(self) -> None:
+        """Stop everything this run started."""
+        for closer in (
+            getattr(self, "publisher", None),
+            getattr(self, "collector", None),
+        ):
+            if closer is not None:
+                closer.close()
+        for child in (self.engine, self.broker):
+            if child is not None:
+                child.stop()
+
+    def reset_engine(self) -> None:
+        """Zero the engine's counters and set its latency and capacity again."""
+        procs.admin(self.engine_url, "reset")
+        procs.admin(
+            self.engine_url,
+            "faults",
+            {"latency_ms": self.settings.latency_ms, "capacity": self.settings.capacity},
+        )
+
+    def engine_stats(self) -> dict[str, Any]:
+        """The engine's view of the last scenario."""
+        stats = procs.admin(self.engine_url, "stats")
+        return {
+            "max_concurrent_received": stats.get("max_concurrent_received"),
+            "max_concurrent_served": stats.get("max_concurrent_publish"),
+            "service_ms": summary(stats.get("service_ms") or []),
+        }
+
+    # -- scenarios -------------------------------------------------------------------------
+
+    def ceiling(self, size: str, duration: float) -> dict[str, Any]:
+        """The pooled HTTP client at the bridge's concurrency: what the engine allows."""
+        self.reset_engine()
+        run = load.ceiling(
+            self.engine_url,
+            self.images[size],
+            concurrency=self.settings.concurrency,
+            duration=duration,
+        )
+        window = (run.start + self.profile.warmup, run.end)
+        result = {
+            "scenario": f"ceiling {size}",
+            "image": size,
+            "concurrency": self.settings.concurrency,
+            "duration_s": duration,
+            "throughput_per_s": round(throughput(run.completed, *window), 1),
+            "latency_ms": summary(run.latencies_ms[len(run.latencies_ms) // 10 :]),
+            "errors": run.errors,
+            **self.engine_stats(),
+        }
+        log_row(result)
+        return result
+
+    def bridge(
+        self, name: str, size: str, *, cameras: int, rate: float, duration: float
+    ) -> dict[str, Any]:
+        """Run the real bridge as a child process and feed it `rate` snapshots/s."""
+        self._bridges += 1
+        config = self._bridge_config(self._bridges)
+        child = procs.bridge_child(config, self.workdir / f"bridge-{self._bridges}.log")
+        watch = procs.ProcWatch(child.pid).start()
+        try:
+            startup = self._wait_ready(child)
+            return self._drive(
+                name,
+                size,
+                child,
+                watch,
+                cameras=cameras,
+                rate=rate,
+                duration=duration,
+                startup=startup,
+            )
+        finally:
+            watch.stop()
+            child.stop()
+
+    def naive(self, size: str, *, rate: float, duration: float) -> dict[str, Any]:
+        """The naive bridge (benchmarks/naive_bridge.py) under the same kind of load."""
+        child = procs.python_child(
+            "naive",
+            [
+                str(ROOT / "benchmarks" / "naive_bridge.py"),
+                "--broker-port",
+                str(self.port),
+                "--engine-url",
+                self.engine_url,
+            ],
+            self.workdir / "naive.log",
+            wait_line="READY",
+        )
+        watch = procs.ProcWatch(child.pid).start()
+        try:
+            return self._drive(
+                "naive",
+                size,
+                child,
+                watch,
+                cameras=self.settings.cameras,
+                rate=rate,
+                duration=duration,
+                startup=None,
+                events_topic=NAIVE_EVENTS,
+            )
+        finally:
+            watch.stop()
+            child.stop()
+
+    def _bridge_config(self, index: int) -> Path:
+        s = self.settings
+        path = self.workdir / f"bridge-{index}.yaml"
+        path.write_text(
+            f"""\
+api:
+  url: {self.engine_url}
+  username: bridge
+  password: bridge-password
+  time_zone: UTC
+mqtt:
+  host: 127.0.0.1
+  port: {self.port}
+  base_topic: econnect
+  client_id: bench-bridge-{index}
+cameras:
+  - name: bench
+    topic: "bench/{{camera}}/+"
+processing:
+  workers: {s.concurrency}
+"""
+        )
+        return path
+
+    def _wait_ready(self, child: procs.Child) -> dict[str, float | None]:
+        """Time from spawning the bridge to `online`, and to the first snapshot it accepts.
+
+        A probe snapshot is published every 10 ms (not retained, QoS 0: lost while nobody is
+        subscribed); the first one that yields an event was published after the bridge was
+        subscribed and ready, so its publish time bounds "ready" to within 10 ms.
+        """
+        self.collector.take()
+        probe = self.settings.latency_ms
+        image = self.images["100KB"][0]
+        stop = threading.Event()
+        box: dict[str, load.Offered] = {}
+
+        def publish() -> None:
+            box["offered"] = self.publisher.run(
+                rate=100, cameras=1, duration=15, images=[image], camera_prefix="probe", stop=stop
+            )
+
+        thread = threading.Thread(target=publish, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        records: list[tuple[float, str, bytes]] = []
+        while time.monotonic() < deadline and child.process.poll() is None:
+            records += self.collector.take()
+            if any(topic == EVENTS for _t, topic, _p in records):
+                break
+            time.sleep(0.01)
+        stop.set()
+        thread.join(5)
+        time.sleep(0.3 + probe / 1000 * 3)  # let the last probes finish
+        records += self.collector.take()
+        matched = load.match(records, box["offered"])
+        online = [
+            t for t, topic, payload in records if topic == AVAILABILITY and payload == b"online"
+        ]
+        if not matched.samples:
+            raise RuntimeError("the bridge never processed a snapshot; see its log")
+        first = min(sample.sent for sample in matched.samples)
+        return {
+            "ready_ms": round((first - child.started) * 1000, 1),
+            "online_ms": round((min(online) - child.started) * 1000, 1) if online else None,
+        }
+
+    def _drive(
+        self,
+        name: str,
+        size: str,
+        child: procs.Child,
+        watch: procs.ProcWatch,
+        *,
+        cameras: int,
+        rate: float,
+        duration: float,
+        startup: dict[str, float | None] | None,
+        events_topic: str = EVENTS,
+    ) -> dict[str, Any]:
+        self.reset_engine()
+        self.collector.take()
+        rate = min(rate, MAX_RATE)
+        cpu_before = procs.cpu_seconds(child.pid)
+        offered = self.publisher.run(
+            rate=rate, cameras=cameras, duration=duration, images=self.images[size]
+        )
+        records = self._drain(events_topic)
+        cpu_after = procs.cpu_seconds(child.pid)
+        engine = self.engine_stats()
+        code = child.stop()
+        time.sleep(0.2)
+        records += self.collector.take()
+        matched = load.match([r for r in records if r[1] == events_topic], offered)
+        health = _last_health(records) if events_topic == EVENTS else {}
+        warm = offered.start + self.profile.warmup
+        window = (warm, offered.end)
+        samples = [s for s in matched.samples if s.sent >= warm]
+        overheads = [s.overhead_ms for s in samples if s.overhead_ms is not None]
+        rss = watch.between(offered.start, offered.end)
+        processed = len(matched.samples)
+        result: dict[str, Any] = {
+            "scenario": name,
+            "image": size,
+            "cameras": cameras,
+            "concurrency": self.settings.concurrency,
+            "duration_s": duration,
+            "offered_per_s": round(offered.rate, 1),
+            "publisher_behind_ms_max": round(offered.behind_ms_max, 1),
+            "throughput_per_s": round(
+                throughput([s.received for s in matched.samples], *window), 1
+            ),
+            "offered": len(offered.sent),
+            "processed": processed,
+            "unanswered": len(offered.sent) - processed,
+            "dropped_reported": health.get("dropped"),
+            "errors": matched.errors + int(health.get("errors") or 0),
+            "latency_ms": summary(s.latency_ms for s in samples),
+            "engine_call_ms": summary(s.engine_ms for s in samples if s.engine_ms is not None),
+            "overhead_ms": summary(overheads),
+            "cpu_ms_per_image": round((cpu_after - cpu_before) * 1000 / processed, 2)
+            if processed
+            else None,
+            "cpu_share_of_one_core": round((cpu_after - cpu_before) / max(duration, 1e-9), 3),
+            "rss_peak_mb": round(watch.peak_mb, 1),
+            "rss_start_mb": round(rss[0][1], 1) if rss else None,
+            "rss_end_mb": round(rss[-1][1], 1) if rss else None,
+            "rss_flat": flat_memory(rss),
+            "exit_code": code,
+            **engine,
+        }
+        if startup is not None:
+            result["startup"] = startup
+        log_row(result)
+        return result
+
+    def _drain(self, topic: str, quiet: float = 0.5, limit: float = 10.0) -> list[Any]:
+        """Collect results until none arrived for `quiet` s (bounded by `limit` s)."""
+        records: list[Any] = []
+        last = time.monotonic()
+        deadline = last + limit
+        while time.monotonic() < deadline:
+            batch = self.collector.take()
+            records += batch
+            now = time.monotonic()
+            if any(r[1] == topic for r in batch):
+                last = now
+            elif now - last >= quiet:
+                break
+            time.sleep(0.05)
+        return records
+
+
+def _last_health(records: list[tuple[float, str, bytes]]) -> dict[str, Any]:
+    """The bridge's own counters, from its last `bridge/state` (published when it stops)."""
+    states = [payload for _t, topic, payload in records if topic == STATE]
+    if not states:
+        return {}
+    try:
+        data = json.loads(states[-1])
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def run(profile: Profile, settings: Settings, *, naive_rate: float) -> dict[str, Any]:
+    """Run every scenario in order and return the report (figures, ratios, targets)."""
+    workdir = Path(tempfile.mkdtemp(prefix="econnect-bench-"))
+    bench = Bench(profile, settings, workdir)
+    started = time.monotonic()
+    scenarios: dict[str, dict[str, Any]] = {}
+    try:
+        bench.start()
+        p, s = profile, settings
+        scenarios["ceiling_100KB"] = bench.ceiling("100KB", p.ceiling)
+        full = scenarios["ceiling_100KB"]["throughput_per_s"]
+        scenarios["bridge_saturation_100KB"] = bench.bridge(
+            "bridge saturation", "100KB", cameras=s.cameras, rate=full * 1.25, duration=p.saturation
+        )
+        scenarios["bridge_half_100KB"] = bench.bridge(
+            f"bridge half load, {s.half_cameras} cams",
+            "100KB",
+            cameras=s.half_cameras,
+            rate=full * 0.5,
+            duration=p.half,
+        )
+        scenarios["bridge_overload_100KB"] = bench.bridge(
+            "bridge overload x2", "100KB", cameras=s.cameras, rate=full * 2, duration=p.overload
+        )
+        scenarios["naive_100KB"] = bench.naive("100KB", rate=naive_rate, duration=p.naive)
+        scenarios["ceiling_1MB"] = bench.ceiling("1MB", p.big)
+        full_big = scenarios["ceiling_1MB"]["throughput_per_s"]
+        scenarios["bridge_saturation_1MB"] = bench.bridge(
+            "bridge saturation", "1MB", cameras=s.cameras, rate=full_big * 1.25, duration=p.big
+        )
+        scenarios["bridge_half_1MB"] = bench.bridge(
+            "bridge half load", "1MB", cameras=s.cameras, rate=full_big * 0.5, duration=p.big
+        )
+    finally:
+        bench.close()
+    report = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "profile": asdict(profile),
+        "settings": asdict(settings),
+        "machine": _machine(),
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "image_bytes": {k: [len(i) for i in v] for k, v in bench.images.items()},
+        "scenarios": scenarios,
+    }
+    report["ratios"] = _ratios(scenarios)
+    report["targets"] = _targets(scenarios, settings)
+    return report
+
+
+def _ratios(sc: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    def tput(key: str) -> float | None:
+        return sc.get(key, {}).get("throughput_per_s")
+
+    return {
+        "bridge_over_ceiling_100KB": ratio(tput("bridge_saturation_100KB"), tput("ceiling_100KB")),
+        "bridge_over_ceiling_1MB": ratio(tput("bridge_saturation_1MB"), tput("ceiling_1MB")),
+        "bridge_over_naive_100KB": ratio(tput("bridge_saturation_100KB"), tput("naive_100KB")),
+    }
+
+
+def _targets(sc: dict[str, dict[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
+    """Each target of issue 6: the figure, the limit and whether it is met."""
+    ratios = _ratios(sc)
+    half = sc["bridge_half_100KB"]
+    over = sc["bridge_overload_100KB"]
+    engine_ms = sc["ceiling_100KB"]["latency_ms"]["p50"] or settings.latency_ms
+    # "3 x the engine latency plus one queued snapshot per camera": a waiting snapshot of each
+    # camera ahead of ours costs one engine call shared among `concurrency` workers.
+    bound = engine_ms * (3 + settings.cameras / settings.concurrency)
+    startups = [v["startup"]["ready_ms"] for v in sc.values() if isinstance(v.get("startup"), dict)]
+
+    def target(value: Any, limit: Any, ok: bool) -> dict[str, Any]:
+        return {"value": value, "limit": limit, "met": ok}
+
+    over_p99 = over["latency_ms"]["p99"]
+    return {
+        "throughput_vs_ceiling_100KB": target(
+            ratios["bridge_over_ceiling_100KB"],
+            ">= 0.9",
+            (ratios["bridge_over_ceiling_100KB"] or 0) >= 0.9,
+        ),
+        "overhead_p50_half_load_ms": target(
+            half["overhead_ms"]["p50"], "<= 2", (half["overhead_ms"]["p50"] or 1e9) <= 2
+        ),
+        "overhead_p99_half_load_ms": target(
+            half["overhead_ms"]["p99"], "<= 10", (half["overhead_ms"]["p99"] or 1e9) <= 10
+        ),
+        "throughput_vs_naive": target(
+            ratios["bridge_over_naive_100KB"], ">= 8", (ratios["bridge_over_naive_100KB"] or 0) >= 8
+        ),
+        "overload_latency_p99_ms": target(
+            over_p99, f"< {bound:.0f}", over_p99 is not None and over_p99 < bound
+        ),
+        "overload_memory_flat": target(
+            f"{over['rss_start_mb']} -> {over['rss_end_mb']} MB", "flat", bool(over["rss_flat"])
+        ),
+        "overload_drops_reported": target(
+            over["dropped_reported"],
+            "counted",
+            isinstance(over["dropped_reported"], int) and over["dropped_reported"] > 0,
+        ),
+        "overload_max_concurrent_requests": target(
+            over["max_concurrent_received"],
+            f"<= {settings.concurrency}",
+            (over["max_concurrent_received"] or 0) <= settings.concurrency,
+        ),
+        "rss_peak_50_cameras_mb": target(
+            half["rss_peak_mb"], "< 80", half["rss_peak_mb"] < 80 and half["cameras"] >= 50
+        ),
+        "startup_to_ready_ms_max": target(
+            max(startups) if startups else None,
+            "< 1000",
+            bool(startups) and max(startups) < 1000,
+        ),
+    }
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def log(text: str) -> None:
+    """Progress on stderr, so stdout carries only the table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def log_row(result: dict[str, Any]) -> None:
+    """One line of progress per scenario."""
+    lat = result.get("latency_ms", {})
+    log(
+        f"{result['scenario']} {result['image']}: {result['throughput_per_s']}/s, "
+        f"p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms"
+    )
+
+
+COLUMNS = (
+    ("scenario", 28),
+    ("img", 5),
+    ("cams", 4),
+    ("offered/s", 9),
+    ("done/s", 7),
+    ("e2e p50", 7),
+    ("p95", 7),
+    ("p99", 7),
+    ("ovh p50", 7),
+    ("ovh p99", 7),
+    ("CPU ms/img", 10),
+    ("RSS MB", 6),
+    ("dropped", 7),
+    ("max conc", 8),
+)
+
+
+def table(report: dict[str, Any]) -> str:
+    """The results as a Markdown table (it goes into docs/performance.md as is)."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+        return str(value)
+
+    header = "| " + " | ".join(name for name, _w in COLUMNS) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for _n, w in COLUMNS) + "|"
+    lines = [header, rule]
+    for result in report["scenarios"].values():
+        lat = result.get("latency_ms", {})
+        ovh = result.get("overhead_ms", {})
+        row = [
+            result["scenario"],
+            result["image"],
+            result.get("cameras", "-"),
+            result.get("offered_per_s", "-"),
+            result["throughput_per_s"],
+            lat.get("p50"),
+            lat.get("p95"),
+            lat.get("p99"),
+            ovh.get("p50"),
+            ovh.get("p99"),
+            result.get("cpu_ms_per_image"),
+            result.get("rss_peak_mb"),
+            result.get("dropped_reported"),
+            result.get("max_concurrent_received"),
+        ]
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    lines.append("")
+    lines.append("| target | value | limit | met |")
+    lines.append("|---|---|---|---|")
+    for name, t in report["targets"].items():
+        lines.append(
+            f"| {name} | {cell(t['value'])} | {t['limit']} | {'yes' if t['met'] else 'NO'} |"
+        )
+    ratios = report["ratios"]
+    lines.append("")
+    lines.append(
+        "Ratios: "
+        + ", ".join(f"{k} = {cell(v)}" for k, v in ratios.items())
+        + ". Start to ready (ms): "
+        + ", ".join(
+            str(v["startup"]["ready_ms"])
+            for v in report["scenarios"].values()
+            if isinstance(v.get("startup"), dict)
+        )
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run, print the table, write the JSON; 1 only if the run failed."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default")
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="engine latency per call")
+    parser.add_argument("--capacity", type=int, default=8, help="engine capacity (0 = unlimited)")
+    parser.add_argument("--concurrency", type=int, default=8, help="bridge workers and ceiling")
+    parser.add_argument("--cameras", type=int, default=16, help="cameras in the busy scenarios")
+    parser.add_argument("--half-cameras", type=int, default=50, help="cameras at half load")
+    parser.add_argument("--naive-rate", type=float, default=60.0, help="snapshots/s to naive")
+    parser.add_argument("--out", type=Path, help="JSON file (default: benchmarks/results/...)")
+    args = parser.parse_args(argv)
+    profile = PROFILES[args.profile]
+    settings = Settings(
+        latency_ms=args.latency_ms,
+        capacity=args.capacity,
+        concurrency=args.concurrency,
+        cameras=args.cameras,
+        half_cameras=args.half_cameras,
+    )
+    log(f"profile {profile.name}: engine {settings.latency_ms:g} ms, capacity {settings.capacity}")
+    try:
+        report = run(profile, settings, naive_rate=args.naive_rate)
+    except Exception as err:  # the one place a failed run becomes exit status 1
+        log(f"the benchmark could not run: {type(err).__name__}: {err}")
+        return 1
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS / f"bench-{profile.name}-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    (out.parent / f"latest-{profile.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nJSON: {out} (run took {report['elapsed_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

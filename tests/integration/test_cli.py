@@ -1,0 +1,136 @@
+"""The command line as a user runs it: real processes, the emulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import SAMPLES, base_config, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_help_and_version() -> None:
+    helped = cli("--help")
+    assert helped.returncode == 0
+    for command in ("run", "check-config", "recognize", "demo", "emulator"):
+        assert command in helped.stdout
+    bare = cli()
+    assert bare.returncode == 0
+    assert "usage:" in bare.stdout
+    version = cli("--version")
+    assert version.stdout.strip() == "econnect-bridge 0.1.0"
+
+
+def test_recognize_prints_a_line_per_face(emulator: Any) -> None:
+    done = cli(
+        "recognize",
+        str(SAMPLES / "jane.jpg"),
+        str(SAMPLES / "no_face.jpg"),
+        "--url",
+        emulator.url,
+        "--username",
+        "bridge",
+        env={"ECONNECT_PASSWORD": "bridge-password"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "jane.jpg: 1 face(s), known" in done.stdout
+    assert "Jane Doe" in done.stdout
+    assert "VIP" in done.stdout
+    assert "no_face.jpg: 0 face(s), no_face" in done.stdout
+    assert "Summary" in done.stdout
+    assert "bridge-password" not in done.stdout + done.stderr
+
+
+def test_recognize_a_folder_as_json_with_a_config(tmp_path: Path, emulator: Any) -> None:
+    config = write_config(tmp_path / "c.yaml", base_config(emulator.url, 1883))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("bob.png", "unknown.jpg", "group.jpg"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    (folder / "notes.txt").write_text("not an image: skipped by the folder scan")
+    done = cli("recognize", str(folder), "-c", str(config), "--json", "--all-faces")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["outcome"] for e in events] == ["known", "known", "unknown"]
+    assert events[1]["face_count"] == 3  # group.jpg with --all-faces
+    assert all(e["schema_version"] == 1 for e in events)
+
+
+def test_recognize_exits_non_zero_with_the_engines_message(emulator: Any) -> None:
+    done = cli(
+        "recognize",
+        str(SAMPLES / "jane.jpg"),
+        "--url",
+        emulator.url,
+        "--username",
+        "no-publish",
+        env={"ECONNECT_PASSWORD": "no-publish-password"},
+    )
+    assert done.returncode == 1
+    assert "Face Publishing" in done.stdout
+
+
+def test_recognize_without_password_and_terminal_says_what_to_do(emulator: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ECONNECT_PASSWORD"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "recognize",
+            "x.jpg",
+            "--url",
+            emulator.url,
+            "--username",
+            "u",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "ECONNECT_PASSWORD" in done.stderr
+
+
+def test_check_config_good_and_bad(tmp_path: Path) -> None:
+    good = write_config(tmp_path / "good.yaml", base_config("http://127.0.0.1:9", 1883))
+    ok = cli("check-config", "-c", str(good))
+    assert ok.returncode == 0, ok.stderr
+    assert "bridge-password" not in ok.stdout
+    assert "***" in ok.stdout
+    bad = write_config(tmp_path / "bad.yaml", "api:\n  url: ftp://x\n  usernme: a\n")
+    refused = cli("check-config", "-c", str(bad))
+    assert refused.returncode != 0
+    assert "api.url" in refused.stderr
+    assert "usernme" in refused.stderr
+    assert str(bad) in refused.stderr
+
+
+def test_run_with_a_broken_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = write_config(tmp_path / "bad.yaml", "mqtt: [1, 2]\n")
+    done = cli("run", "-c", str(bad))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "mqtt" in done.stderr
