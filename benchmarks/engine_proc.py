@@ -23,6 +23,7 @@ from typing import Any
 
 from bridge.emulator import Emulator
 from bridge.emulator.handler import Handler
+from bridge.emulator.server import EmulatorHTTPServer
 from bridge.emulator.stats import Stats
 
 #: Service times kept for the statistics (a 60 s overload run makes ~12,000).
@@ -67,6 +68,25 @@ class Gauge:
 GAUGE = Gauge()
 
 
+def _slow_connects(rtt_ms: float) -> None:
+    """Make every new connection cost one round trip before its first request is read.
+
+    On loopback a TCP connection is free; to a cloud engine 40 ms away its handshake costs a
+    round trip (TLS one or two more). `--connect-rtt-ms` models the TCP part, so that a client
+    opening a connection per image pays what it would pay over a real network. Off by default:
+    the issue's emulator has a latency per call only.
+    """
+    if rtt_ms <= 0:
+        return
+    original_finish = EmulatorHTTPServer.finish_request
+
+    def finish_request(self: EmulatorHTTPServer, request: Any, client_address: Any) -> None:
+        time.sleep(rtt_ms / 1000)  # runs in the connection's own thread
+        original_finish(self, request, client_address)
+
+    EmulatorHTTPServer.finish_request = finish_request  # type: ignore[method-assign]
+
+
 def _instrument() -> None:
     """Wrap the emulator's publish handler and stats so the gauge is served and reset."""
     original_publish = Handler._publish
@@ -98,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=40.0)
     parser.add_argument("--capacity", type=int, default=8)
+    parser.add_argument("--connect-rtt-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
     _instrument()
+    _slow_connects(args.connect_rtt_ms)
     emu = Emulator(host="127.0.0.1", port=args.port)
     emu.faults.update(latency_ms=args.latency_ms, capacity=args.capacity)
     emu.start()

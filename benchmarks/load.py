@@ -25,7 +25,7 @@ import requests
 from paho.mqtt.enums import CallbackAPIVersion
 from requests.adapters import HTTPAdapter
 
-from benchmarks.stats import Sample, seq_from_topic
+from benchmarks.stats import Sample, iso_epoch, seq_from_topic
 from bridge.econnect.models import PublishOptions, PublishRequest
 from bridge.econnect.protocol import PUBLISH_WITH_RESPONSE_PATH, publish_body
 
@@ -81,6 +81,7 @@ class Publisher:
         images: Sequence[bytes],
         camera_prefix: str = "cam",
         stop: threading.Event | None = None,
+        root: str = "bench",
     ) -> Offered:
         """Publish `rate` snapshots/s for `duration` s, cameras in turn, images in turn."""
         offered = Offered()
@@ -98,7 +99,7 @@ class Publisher:
                 offered.behind_ms_max = max(offered.behind_ms_max, -delay * 1000)
             self._seq += 1
             camera = f"{camera_prefix}{index % cameras:02d}"
-            topic = f"bench/{camera}/{self._seq}"
+            topic = f"{root}/{camera}/{self._seq}"
             offered.sent[self._seq] = time.monotonic()
             self._client.publish(topic, images[index % len(images)], qos=0)
         offered.end = time.monotonic()
@@ -150,6 +151,7 @@ class Matched:
 def match(records: Sequence[tuple[float, str, bytes]], offered: Offered) -> Matched:
     """Pair each recognition event (bridge or naive) with the publish that caused it."""
     out = Matched()
+    wall = time.time() - time.monotonic()  # monotonic -> epoch, for the events' timestamps
     for received, topic, payload in records:
         out.seen.setdefault(topic, received)
         if not topic.endswith("events"):
@@ -168,7 +170,16 @@ def match(records: Sequence[tuple[float, str, bytes]], offered: Offered) -> Matc
             out.unmatched += 1
             continue
         engine = event.get("api_latency_ms")
-        out.samples.append(Sample(sent, received, float(engine) if engine is not None else None))
+        taken, built = iso_epoch(event.get("detect_time")), iso_epoch(event.get("processed_time"))
+        out.samples.append(
+            Sample(
+                sent,
+                received,
+                float(engine) if engine is not None else None,
+                inbound_ms=None if taken is None else (taken - sent - wall) * 1000,
+                outbound_ms=None if built is None else (received + wall - built) * 1000,
+            )
+        )
     return out
 
 

@@ -4,7 +4,10 @@ One paho subscriber; in its message callback it base64-encodes the image, posts 
 `requests.post` (a fresh HTTP connection per image, no pool), waits for the answer, and
 publishes it. One image at a time, on paho's own thread: exactly the script peers ship. It is
 deliberately not optimised; the benchmark compares the bridge with it, not with a straw man,
-so it does get the request right (same endpoint, same options, a token fetched once).
+so it does get the request right (same endpoint, same options, a token fetched once), and it
+uses paho's defaults (QoS 0). With QoS 1 results, paho's loop would read a backlog of incoming
+snapshots before writing any result (its read batch grows with the unacknowledged messages)
+and the results would arrive late in bursts: measured 5-6 results/s instead of ~20.
 
 Run: `python benchmarks/naive_bridge.py --broker-port P --engine-url URL`; prints `READY` once
 subscribed. Results go to `naive/events` with the source topic, so the benchmark can match them.
@@ -70,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             result = {"error": str(err)}
         api_ms = (time.perf_counter() - started) * 1000
         event = {"source_topic": msg.topic, "api_latency_ms": round(api_ms, 1), "result": result}
-        client.publish(RESULT_TOPIC, json.dumps(event), qos=1)
+        client.publish(RESULT_TOPIC, json.dumps(event))  # paho's default QoS 0, as users write
 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="naive")
     client.on_message = on_message
     client.on_subscribe = lambda *_a: ready.set()
     client.connect("127.0.0.1", args.broker_port)
-    client.subscribe(args.topic, qos=1)
+    client.subscribe(args.topic)
     client.loop_start()
     if not ready.wait(10):
         print("could not subscribe", file=sys.stderr)

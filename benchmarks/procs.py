@@ -38,11 +38,16 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return rss, hwm
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the user + system CPU seconds a process has used (all its threads)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """Return the (user, system) CPU seconds a process has used (all its threads)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds a process has used (all its threads)."""
+    return sum(cpu_times(pid))
 
 
 class ProcWatch:

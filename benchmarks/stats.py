@@ -60,6 +60,8 @@ class Sample:
     sent: float
     received: float
     engine_ms: float | None = None
+    inbound_ms: float | None = None  # publish -> the bridge took the message (its detect_time)
+    outbound_ms: float | None = None  # the bridge built the event -> the event arrived here
 
     @property
     def latency_ms(self) -> float:
@@ -70,6 +72,26 @@ class Sample:
     def overhead_ms(self) -> float | None:
         """End-to-end latency minus the engine call: what the bridge itself adds."""
         return None if self.engine_ms is None else self.latency_ms - self.engine_ms
+
+    @property
+    def inside_ms(self) -> float | None:
+        """Overhead spent inside the bridge: queue, hand-offs, event building (not MQTT)."""
+        parts = (self.overhead_ms, self.inbound_ms, self.outbound_ms)
+        if any(part is None for part in parts):
+            return None
+        return self.overhead_ms - self.inbound_ms - self.outbound_ms  # type: ignore[operator]
+
+
+def iso_epoch(text: object) -> float | None:
+    """Seconds since the epoch of the events' `2026-11-22T04:20:27.123Z`, None if absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def throughput(received: Sequence[float], start: float, end: float) -> float:

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from types import FrameType
 
 from bridge.annotate import pillow_available
@@ -26,16 +27,21 @@ from bridge.discovery import (
 )
 from bridge.econnect.client import EconnectClient
 from bridge.econnect.errors import EconnectError
-from bridge.health import LatencyHistogram, bridge_snapshot, serve_health
+from bridge.health import bridge_snapshot, serve_health
 from bridge.mqtt import Incoming, MqttConnection, MqttSettings, default_client_id
 from bridge.naming import slugify
 from bridge.pipeline import Pipeline
+from bridge.retry import Backoff, CircuitBreaker, RetryPolicy
+from bridge.roster import Roster, read_roster
 from bridge.sources import Source, sources_from_config
+from bridge.spool import Spool
 from bridge.statebook import BookSettings, StateBook
 from bridge.states import Topics
 
 _LOGGER = logging.getLogger(__name__)
 HEALTH_EVERY = 30.0
+#: At most this long (s) the first discovery announce waits for the engine's roster.
+ROSTER_WAIT = 5.0
 #: After connecting, how long retained discovery configs are collected before cleaning up.
 DISCOVERY_SETTLE = 1.0
 
@@ -74,7 +80,42 @@ def mqtt_settings(config: BridgeConfig) -> MqttSettings:
         tls_insecure=m.tls.insecure,
         shared_group=m.shared_group,
         max_queued_messages=m.max_queued_messages,
+        persistent_session=m.persistent_session,
     )
+
+
+def retry_policy(config: BridgeConfig) -> RetryPolicy:
+    """Build the retry policy and circuit breaker the `api` section describes."""
+    api = config.api
+    return RetryPolicy(
+        retries=api.retries,
+        backoff=Backoff(base=api.retry_backoff, cap=api.retry_backoff_max),
+        circuit=CircuitBreaker(
+            threshold=api.circuit_threshold,
+            reset_after=api.circuit_reset,
+            max_reset_after=api.circuit_reset * 4,
+        ),
+    )
+
+
+def spool_path(config: BridgeConfig) -> Path:
+    """Return the spool file, a relative `spool.path` being relative to the config file."""
+    path = Path(config.spool.path).expanduser()
+    if not path.is_absolute() and config.source is not None:
+        path = config.source.parent / path
+    return path
+
+
+def open_spool(config: BridgeConfig) -> Spool | None:
+    """Open the spool when `spool.enabled`; it may hold snapshots from a previous run."""
+    if not config.spool.enabled:
+        return None
+    spool = Spool(
+        spool_path(config), max_items=config.spool.max_items, max_age=config.spool.max_age
+    )
+    if len(spool):
+        _LOGGER.info("The spool holds %d snapshot(s) from before: sending them", len(spool))
+    return spool
 
 
 def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
@@ -112,6 +153,9 @@ class BridgeApp:
         self._seen_configs: set[str] = set()
         self._published_configs: dict[str, bytes] = {}
         self._cleaned = False
+        ha_config = config.homeassistant
+        self._roster_pending = ha_config.enabled and ha_config.roster
+        self._roster = Roster()
         cameras, self._dynamic = fixed_cameras(config)
         ha = config.homeassistant
         self._context = DiscoveryContext(
@@ -148,8 +192,13 @@ class BridgeApp:
             skip_retained=config.mqtt.skip_retained,
             retain_state=ha.retain_state,
             annotate_snapshots=_annotation_possible(config),
+            retry=retry_policy(config),
+            spool=open_spool(config),
+            spool_responses=config.spool.responses,
+            dedupe_window=config.mqtt.dedupe_window,
         )
         self._sources = sources_from_config(config)
+        self.pipeline.register_sources(self._sources)
 
     def _settings_cooldown(self, camera: str) -> float:
         return self.pipeline.settings_for(camera).cooldown
@@ -168,8 +217,7 @@ class BridgeApp:
         self.pipeline.start()
         self.mqtt.start()
         # Health endpoint (off unless health.enabled); reads counters through a callable.
-        self.latency = LatencyHistogram()  # the pipeline should observe() each engine call
-        snapshot = partial(bridge_snapshot, self.pipeline, self.mqtt, self.latency)
+        snapshot = partial(bridge_snapshot, self.pipeline, self.mqtt, self.pipeline.latency)
         self.health_server = serve_health(self.config.health, snapshot)
         threading.Thread(target=self._check_engine, name="econnect-login", daemon=True).start()
 
@@ -193,6 +241,10 @@ class BridgeApp:
         except EconnectError as err:
             self.pipeline.mark_engine(reachable=False, error=err)
             _LOGGER.error("Cannot sign in to the eConnect engine: %s", err)
+        if self._roster_pending:
+            self._roster = read_roster(self.client)
+            self._roster_pending = False
+            self._control.put("roster")
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait until the broker connection is up and every subscription is acknowledged."""
@@ -215,7 +267,12 @@ class BridgeApp:
                 next_health = now
             elif event == "ha_online":
                 announce_at = now
-            if announce_at is not None and now >= announce_at:
+            elif event == "roster":
+                self._apply_roster()
+            # The first announce waits (a little) for the roster, so that the clean-up of
+            # stale configs does not delete the entities of people the roster will name.
+            roster_wait = ROSTER_WAIT if self._roster_pending else 0.0
+            if announce_at is not None and now >= announce_at + roster_wait:
                 self._announce()
                 announce_at = None
             self._announce_new_cameras()
@@ -265,6 +322,23 @@ class BridgeApp:
         if not new or not self.config.homeassistant.enabled:
             return
         self._context = replace(self._context, cameras=(*self._context.cameras, *new))
+        self._publish_changed_configs()
+
+    def _apply_roster(self) -> None:
+        """Pre-create entities for the tags and people the engine's roster names."""
+        ctx = self._context
+        tags = tuple(dict.fromkeys((*ctx.tags, *self._roster.tags)))
+        persons = tuple(dict.fromkeys((*ctx.persons, *self._roster.persons)))
+        if (tags, persons) == (ctx.tags, ctx.persons):
+            return
+        _LOGGER.info("Roster: %d tag(s) and %d person(s) from the engine", len(tags), len(persons))
+        self._context = replace(ctx, tags=tags, persons=persons)
+        announced = self._cleaned  # if so, send only what the roster added
+        self.pipeline.add_subjects(persons=persons, tags=tags, announce=announced)
+        if announced:
+            self._publish_changed_configs()
+
+    def _publish_changed_configs(self) -> None:
         for message in discovery_messages(self._context):
             payload = message.encode()
             if self._published_configs.get(message.topic) != payload:

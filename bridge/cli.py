@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -38,11 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", required=True, help="the YAML configuration file")
     check = sub.add_parser("check-config", help="validate a configuration and show the result")
     check.add_argument("-c", "--config", required=True, help="the YAML configuration file")
+    _add_doctor(sub)
     _add_recognize(sub)
     demo = sub.add_parser("demo", help="show the bridge working with no set-up at all")
     demo.add_argument("--keep-running", action="store_true", help="stay up until Ctrl-C")
-    emulator = sub.add_parser("emulator", help="run the engine emulator (for tests and demos)")
-    emulator.add_argument("args", nargs=argparse.REMAINDER, help="emulator options (see --help)")
+    # Listed for --help only: `main` hands everything after "emulator" to the emulator's own
+    # parser, because argparse's REMAINDER cannot capture options such as `--port 8009`.
+    sub.add_parser("emulator", help="run the engine emulator (for tests and demos)")
     return parser
 
 
@@ -72,14 +75,19 @@ def _add_recognize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["emulator"]:
+        from bridge.emulator.cli import main as emulator_main
+
+        return emulator_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": _run,
         "check-config": _check_config,
+        "doctor": _doctor,
         "recognize": _recognize,
         "demo": _demo,
-        "emulator": _emulator,
     }
     if args.command is None:
         parser.print_help()
@@ -89,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bridge.app import BridgeApp
-    from bridge.config import ConfigError, load_config
+    from bridge.config import ConfigError, config_warnings, load_config
 
     try:
         config = load_config(args.config)
@@ -97,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 2
     setup_logging(config.logging.level, config.logging.format)
+    for warning in config_warnings(config):
+        logging.getLogger("bridge").warning("%s", warning)
     return BridgeApp(config).run()
 
 
@@ -106,6 +116,42 @@ def _check_config(args: argparse.Namespace) -> int:
     code, text = check_config(args.config)
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
+
+
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the broker, the engine and the topics for real, and say how to fix problems",
+        description=(
+            "Connect to the broker (publish and receive on a private topic), sign in to the "
+            "engine, send it a built-in image with no face, read its roster, and listen to the "
+            "configured snapshot topics. Exit code 1 when a check fails."
+        ),
+    )
+    doctor.add_argument("-c", "--config", required=True, help="the YAML configuration file")
+    doctor.add_argument(
+        "--listen", type=float, default=3.0, help="seconds to listen on the topics (default 3)"
+    )
+    doctor.add_argument(
+        "--no-publish", action="store_true", help="do not send the test image to the engine"
+    )
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from bridge.config import ConfigError, load_config
+    from bridge.doctor import DoctorOptions, exit_code, render, run_doctor
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    setup_logging("WARNING")
+    options = DoctorOptions(listen=max(0.0, args.listen), publish_test_image=not args.no_publish)
+    print(f"econnect-bridge doctor: {args.config}\n")
+    findings = run_doctor(config, options)
+    print(render(findings), end="")
+    return exit_code(findings)
 
 
 def _recognize(args: argparse.Namespace) -> int:
@@ -176,9 +222,3 @@ def _demo(args: argparse.Namespace) -> int:
     from bridge.demo import run_demo
 
     return run_demo(keep_running=args.keep_running)
-
-
-def _emulator(args: argparse.Namespace) -> int:
-    from bridge.emulator.cli import main as emulator_main
-
-    return emulator_main(args.args)

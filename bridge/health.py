@@ -418,3 +418,60 @@ def serve_health(settings: _HealthSettings, source: SnapshotSource) -> HealthSer
             err,
         )
         return None
+
+
+# -- the probe: `python -m bridge.health -c FILE` (Docker HEALTHCHECK, scripts) ----------------
+
+
+def probe_url(settings: _HealthSettings, *, ready: bool = False) -> str:
+    """The URL a local probe should ask: a wildcard bind address is reached over loopback."""
+    host = settings.host
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1" if host != "::" else "::1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}{'/readyz' if ready else '/healthz'}"
+
+
+def probe(url: str, timeout: float = 4.0) -> tuple[bool, str]:
+    """GET `url`; healthy on a 2xx answer. Returns the verdict and a one-line reason."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http URL we built
+            return True, f"{url}: {response.status}"
+    except urllib.error.HTTPError as err:
+        return False, f"{url}: {err.code} {err.read(300).decode(errors='replace')}"
+    except OSError as err:
+        return False, f"{url}: {err}"
+
+
+def probe_main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when the configured endpoint answers (or is turned off), 1 otherwise.
+
+    Reading the configuration keeps the port in one place, and a container whose user has
+    not enabled the endpoint is reported healthy with a note, rather than restarted forever.
+    """
+    import argparse
+
+    from bridge.config import ConfigError, load_config
+
+    parser = argparse.ArgumentParser(prog="python -m bridge.health", description=probe_main.__doc__)
+    parser.add_argument("-c", "--config", required=True, help="the bridge's configuration file")
+    parser.add_argument("--ready", action="store_true", help="ask /readyz instead of /healthz")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_config(args.config).health
+    except ConfigError as err:
+        print(err)
+        return 1
+    if not settings.enabled:
+        print("health endpoint disabled (health.enabled: false): nothing to check")
+        return 0
+    healthy, reason = probe(probe_url(settings, ready=args.ready))
+    print(reason)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(probe_main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ ONLINE = "online"
 OFFLINE = "offline"
 #: MQTT 5 session expiry (s) for persistent sessions: a bridge down longer starts afresh.
 SESSION_EXPIRY = 3600
+#: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
+MAX_INFLIGHT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class Incoming:
     payload: bytes = field(repr=False)
     retain: bool = False
     qos: int = 0
+    dup: bool = False  # a QoS 1 redelivery: the broker may have sent it before
 
 
 MessageHandler = Callable[[Incoming], None]
@@ -80,6 +84,33 @@ class MqttSettings:
     persistent_session: bool = True
     max_queued_messages: int = 1000
 
+    @property
+    def keeps_session(self) -> bool:
+        """Return whether to ask the broker for a persistent session.
+
+        Not with a shared group: Mosquitto keeps an offline member's persistent session in the
+        group's rotation and queues every n-th snapshot for a dead instance. With a clean
+        session a dead member leaves the group, and the live ones get everything.
+        """
+        return self.persistent_session and not self.shared_group
+
+
+def describe_connect_error(err: BaseException | None, settings: MqttSettings) -> str:
+    """Explain a failed connection attempt for the log (never shows a password)."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's TLS certificate is not trusted ({err.verify_message}); set "
+            "mqtt.tls.ca_file to the CA that signed it. The bridge never falls back to "
+            "unencrypted MQTT"
+        )
+    if isinstance(err, ssl.SSLError):
+        return f"TLS handshake failed ({err.reason or err}); check mqtt.port and mqtt.tls"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused (is the broker running, is mqtt.port right?)"
+    if err is None:
+        return "unknown error"
+    return f"{type(err).__name__}: {err}"
+
 
 def default_client_id(base_topic: str) -> str:
     """Return a client id that is stable across restarts (persistent sessions need that)."""
@@ -107,6 +138,11 @@ class MqttConnection:
         self.ready = threading.Event()  # connected AND every subscription acknowledged
         self._pending_subacks: set[int] = set()
         self.publish_failures = 0
+        self.connect_failures = 0
+        self.queued_while_disconnected = 0
+        self.connections = 0
+        self.sessions_lost = 0  # reconnections where the broker had forgotten our session
+        self.last_connect_error: str | None = None
         self._stopping = False
         self._client = self._make_client(client_id)
 
@@ -117,9 +153,12 @@ class MqttConnection:
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else not s.persistent_session,
+            clean_session=None if v5 else not s.keeps_session,
         )
         client.suppress_exceptions = True  # an escaped exception must never kill the loop
+        # paho's own packet log (types, flags, topics and sizes; never payloads or passwords)
+        # shows at DEBUG under bridge.mqtt.paho.
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
         if s.username:
             client.username_pw_set(s.username, s.password)
         if s.tls:
@@ -132,11 +171,14 @@ class MqttConnection:
             client.tls_insecure_set(s.tls_insecure)
         client.will_set(self._availability, OFFLINE, qos=1, retain=True)
         client.max_queued_messages_set(s.max_queued_messages)
+        # QoS 1 messages awaiting PUBACK; paho's 20 throttles a burst of events on loopback.
+        client.max_inflight_messages_set(MAX_INFLIGHT)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_subscribe = self._handle_subscribe
+        client.on_connect_fail = self._handle_connect_fail
         return client
 
     def start(self) -> None:
@@ -145,12 +187,12 @@ class MqttConnection:
         if s.protocol == "5":
             # MQTT 5 keeps the session on the broker only when asked to, for a bounded time.
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY if s.persistent_session else 0
+            properties.SessionExpiryInterval = SESSION_EXPIRY if s.keeps_session else 0
             self._client.connect_async(
                 s.host,
                 s.port,
                 keepalive=s.keepalive,
-                clean_start=not s.persistent_session,
+                clean_start=not s.keeps_session,
                 properties=properties,
             )
         else:
@@ -177,8 +219,11 @@ class MqttConnection:
         info = self._client.publish(
             topic, payload, qos=self._settings.qos if qos is None else qos, retain=retain
         )
-        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            return True  # NO_CONN: queued, sent after reconnect
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            self.queued_while_disconnected += 1  # kept (bounded) and sent after reconnect
+            return True
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return True
         self.publish_failures += 1
         _LOGGER.warning("MQTT outgoing queue full: dropped a message for %s", topic)
         return False
@@ -203,14 +248,30 @@ class MqttConnection:
         self,
         client: mqtt.Client,
         _userdata: Any,
-        _flags: Any,
+        flags: Any,
         reason_code: ReasonCode,
         _properties: Properties | None,
     ) -> None:
         try:
             if reason_code.is_failure:
-                _LOGGER.error("MQTT broker refused the connection: %s", reason_code)
+                self.last_connect_error = f"refused by the broker: {reason_code}"
+                _LOGGER.error(
+                    "MQTT broker refused the connection: %s (check mqtt.username, "
+                    "mqtt.password and the broker's ACL)",
+                    reason_code,
+                )
                 return
+            self.last_connect_error = None
+            self.connections += 1
+            if self.connections > 1 and self._settings.keeps_session:
+                if getattr(flags, "session_present", False):
+                    _LOGGER.info("The broker kept our session: queued snapshots follow")
+                else:
+                    self.sessions_lost += 1
+                    _LOGGER.warning(
+                        "The broker did not keep our session (restarted without persistence, "
+                        "or the session expired): snapshots sent while we were away are lost"
+                    )
             client.publish(self._availability, ONLINE, qos=1, retain=True)
             with self._lock:
                 subscriptions = sorted({sub for _f, sub, _h in self._routes})
@@ -226,6 +287,28 @@ class MqttConnection:
             self._on_connection(True)
         except Exception:
             _LOGGER.exception("error while handling the MQTT connection")
+
+    def _handle_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """A (re)connection attempt failed; paho retries with backoff. Say why, once per reason.
+
+        paho calls this from inside its `except OSError`, so the exception is still at hand.
+        A TLS failure is never "solved" by falling back to plain MQTT: it is reported and
+        retried with the same settings until the configuration is fixed.
+        """
+        try:
+            err = sys.exc_info()[1]
+            self.connect_failures += 1
+            reason = describe_connect_error(err, self._settings)
+            if reason != self.last_connect_error:
+                _LOGGER.error(
+                    "Cannot connect to the MQTT broker %s:%s: %s (retrying)",
+                    self._settings.host,
+                    self._settings.port,
+                    reason,
+                )
+            self.last_connect_error = reason
+        except Exception:
+            _LOGGER.exception("error while handling an MQTT connection failure")
 
     def _handle_disconnect(
         self,
@@ -265,7 +348,9 @@ class MqttConnection:
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            incoming = Incoming(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos)
+            incoming = Incoming(
+                msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, bool(msg.dup)
+            )
             for topic_filter, _sub, handler in self._routes:
                 if mqtt.topic_matches_sub(topic_filter, msg.topic):
                     handler(incoming)

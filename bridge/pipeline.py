@@ -9,9 +9,11 @@ to a `Publisher`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,6 +24,7 @@ from bridge.econnect.client import EconnectClient
 from bridge.econnect.errors import EconnectError
 from bridge.econnect.models import PublishOptions, RecognitionResult
 from bridge.events import Sighting, error_event
+from bridge.health import LatencyHistogram
 from bridge.mqtt import Incoming, Publisher
 from bridge.retry import RetryPolicy, is_transient
 from bridge.sources import PayloadError, Snapshot, Source, decode_payload
@@ -32,6 +35,8 @@ from bridge.throttle import SnapshotQueue
 
 _LOGGER = logging.getLogger(__name__)
 
+#: How many recent QoS 1 messages are remembered to recognise redeliveries.
+RECENT_MESSAGES = 2048
 #: Error code of a snapshot refused because the circuit to the engine is open.
 CIRCUIT_OPEN = "engine_unavailable"
 
@@ -64,14 +69,11 @@ def publish_options(settings: CameraSettings) -> PublishOptions:
 
 def apply_thresholds(result: RecognitionResult, settings: CameraSettings) -> RecognitionResult:
     """Drop faces below the camera's confidence, quality or size thresholds."""
-    kept = tuple(
-        face
-        for face in result.faces
-        if face.confidence >= settings.min_confidence
-        and face.quality >= settings.min_face_quality
-        and min(face.box.width, face.box.height) >= settings.min_face_size
+    return result.filtered(
+        min_confidence=settings.min_confidence,
+        min_quality=settings.min_face_quality,
+        min_face_size=settings.min_face_size,
     )
-    return result if len(kept) == len(result.faces) else RecognitionResult(kept)
 
 
 @dataclasses.dataclass
@@ -94,6 +96,7 @@ class Health:
     lost: int = 0  # snapshots that never got a result (each also an error event)
     spooled: int = 0  # snapshots written to the spool
     replayed: int = 0  # spooled snapshots the engine accepted later
+    redeliveries_skipped: int = 0  # QoS 1 duplicates (DUP flag) already received
 
     def state(self) -> HealthState:
         """Freeze the counters for publishing."""
@@ -128,6 +131,7 @@ class Pipeline:
         retry: RetryPolicy | None = None,
         spool: Spool | None = None,
         spool_responses: bool = False,
+        dedupe_window: float = 0.0,
     ) -> None:
         self._client = client
         self._publisher = publisher
@@ -141,9 +145,12 @@ class Pipeline:
         self._default_settings = default_settings
         self._sources: dict[str, Source] = {}
         self._known_sources: tuple[Source, ...] = ()
+        self._recent: OrderedDict[bytes, float] = OrderedDict()
+        self._dedupe_window = dedupe_window
         self._lock = threading.Lock()  # guards the book and the health counters
         self.queue = SnapshotQueue(min_interval=self._min_interval, clock=clock)
         self.health = Health()
+        self.latency = LatencyHistogram()  # engine round trips, for the /metrics endpoint
         self._threads: list[threading.Thread] = []
         self.retry = retry or RetryPolicy()
         self._spool = spool
@@ -183,6 +190,18 @@ class Pipeline:
             )
             self.publish_health()
 
+    def add_subjects(
+        self, *, persons: tuple[str, ...], tags: tuple[str, ...], announce: bool
+    ) -> None:
+        """Track more persons and tags (from the roster); publish them as absent if `announce`.
+
+        Before the first announce there is nothing to send yet: the initial states name them.
+        """
+        with self._lock:
+            messages = self._book.add_subjects(persons=persons, tags=tags)
+        if announce:
+            self._send(messages)
+
     def publish_initial_states(self, cameras: tuple[str, ...]) -> None:
         """Announce every known camera, person and tag as absent (after connecting)."""
         with self._lock:
@@ -198,6 +217,8 @@ class Pipeline:
             with self._lock:
                 self.health.skipped_retained += 1
             return
+        if self._is_redelivery(message):
+            return
         with self._lock:
             self.health.received += 1
         try:
@@ -205,8 +226,20 @@ class Pipeline:
         except PayloadError as err:
             self._report_error(err.code, str(err), camera, message.topic)
             return
+        except (RecursionError, MemoryError, ValueError, TypeError) as err:
+            # e.g. JSON nested 100 000 levels deep: still an error event, never a lost message
+            name = type(err).__name__
+            self._report_error("bad_payload", f"unreadable payload ({name})", camera, message.topic)
+            return
         camera = decoded.camera or camera
         self._sources[camera] = source
+        _LOGGER.debug(
+            "%s: snapshot on %s, %d bytes of %s",
+            camera,
+            message.topic,
+            len(decoded.image),
+            decoded.content_type,
+        )
         snapshot = Snapshot(
             camera=camera,
             topic=message.topic,
@@ -218,6 +251,33 @@ class Pipeline:
         if self.queue.offer(snapshot) is not None:
             with self._lock:
                 self.health.dropped += 1
+
+    def _is_redelivery(self, message: Incoming) -> bool:
+        """Recognise a QoS 1 message the broker sends again after a reconnect (DUP flag).
+
+        QoS 1 is "at least once": a broker that restarts, or a connection that drops before
+        our PUBACK, redelivers. Processing it twice would emit the event twice, so a DUP
+        message whose topic and bytes were seen among the last `RECENT_MESSAGES` is skipped.
+        Identical images sent again *without* DUP are processed, unless they come within
+        `dedupe_window` seconds (`mqtt.dedupe_window`): a publisher that re-sends after a broker
+        crash (its own QoS 1 retry) produces such copies, and the broker forwards them as new.
+        """
+        if message.qos == 0:
+            return False
+        digest = hashlib.blake2b(message.topic.encode(), digest_size=16)
+        digest.update(b"\0" + message.payload)
+        fingerprint = digest.digest()
+        now = self._clock()
+        with self._lock:
+            seen = self._recent.get(fingerprint)
+            if seen is not None and (message.dup or now - seen < self._dedupe_window):
+                self.health.redeliveries_skipped += 1
+                return True
+            self._recent[fingerprint] = now
+            self._recent.move_to_end(fingerprint)
+            if len(self._recent) > RECENT_MESSAGES:
+                self._recent.popitem(last=False)
+        return False
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -286,11 +346,17 @@ class Pipeline:
     ) -> tuple[RecognitionResult | None, float]:
         """Call the engine, retrying transient failures with backoff, through the circuit."""
         attempt = 0
+        last: EconnectError | None = None
         while True:
-            result, latency = self._call_once(snapshot, source)
+            try:
+                result, latency = self._call_once(snapshot, source)
+            except CircuitOpenError:
+                if last is not None:
+                    raise last from None  # say why the engine failed, not that we gave up
+                raise
             if not isinstance(result, EconnectError):
                 return result, latency
-            err = result
+            err = last = result
             delay = self.retry.should_retry(err, attempt)
             if delay is None:
                 raise err
@@ -309,7 +375,7 @@ class Pipeline:
 
     def _call_once(
         self, snapshot: Snapshot, source: Source
-    ) -> tuple[RecognitionResult | None | EconnectError, float]:
+    ) -> tuple[RecognitionResult | EconnectError | None, float]:
         """One engine call through the circuit; returns the error instead of raising it."""
         circuit = self.retry.circuit
         if not circuit.allow():
@@ -333,6 +399,8 @@ class Pipeline:
             return err, 0.0
         circuit.record_success()
         latency = (time.perf_counter() - started) * 1000
+        self.latency.observe(latency)
+        _LOGGER.debug("%s: the engine answered in %.0f ms", snapshot.camera, latency)
         with self._lock:
             self.health.api_latency_ms = latency
         self._set_reachable(True)
@@ -441,12 +509,12 @@ class Pipeline:
             try:
                 for item in spool.expire():
                     self._lose_spooled(item, "spool_expired", "kept in the spool for too long")
-                item = spool.oldest()
-                if item is None:
+                oldest = spool.oldest()
+                if oldest is None:
                     self._spool_wakeup.wait(1.0)
                     self._spool_wakeup.clear()
                     continue
-                wait = self._replay_one(item, attempt)
+                wait = self._replay_one(oldest, attempt)
             except Exception:
                 _LOGGER.exception("unexpected error replaying the spool")
                 wait = 1.0
@@ -459,16 +527,14 @@ class Pipeline:
     def _replay_one(self, item: SpoolItem, attempt: int) -> float | None:
         """Send one spooled snapshot; return how long to wait before the next try, or None."""
         snapshot = item.snapshot
-        source = self._sources.get(snapshot.camera)
+        # By topic first: two sources may have cameras of the same name (another mode).
+        source = self._sources_by_topic(snapshot.topic) or self._sources.get(snapshot.camera)
         if source is None:
-            spool = self._spool
-            assert spool is not None
-            source = self._sources_by_topic(snapshot.topic)
-            if source is None:
-                spool.remove(item.item_id)
-                self._lose_spooled(item, "spool_orphan", "no configured source for its topic")
-                return None
-            self._sources[snapshot.camera] = source
+            assert self._spool is not None
+            self._spool.remove(item.item_id)
+            self._lose_spooled(item, "spool_orphan", "no configured source for its topic")
+            return None
+        self._sources.setdefault(snapshot.camera, source)
         try:
             result, latency = self._call_once(snapshot, source)
         except CircuitOpenError:
@@ -489,7 +555,7 @@ class Pipeline:
 
     def _sources_by_topic(self, topic: str) -> Source | None:
         for source in self._known_sources:
-            if source.matches(topic):
+            if topic_matches(source.subscription, topic):
                 return source
         return None
 
@@ -521,6 +587,17 @@ class Pipeline:
         with self._lock:
             payload = encode(bridge_state_payload(self.health.state()))
         self._publisher.publish(self._topics.bridge_state(), payload, retain=self._retain_state)
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """Return whether `topic` matches an MQTT filter with `+` and `#` (no paho here)."""
+    wanted, levels = topic_filter.split("/"), topic.split("/")
+    for index, level in enumerate(wanted):
+        if level == "#":
+            return True
+        if index >= len(levels) or (level != "+" and level != levels[index]):
+            return False
+    return len(wanted) == len(levels)
 
 
 def _log_result(sighting: Sighting, result: RecognitionResult) -> None:

@@ -32,6 +32,7 @@ from bridge.econnect.errors import (
 )
 
 Clock = Callable[[], float]
+_RNG = random.Random()  # jitter, not cryptography
 
 
 def is_transient(err: BaseException) -> bool:
@@ -50,11 +51,12 @@ class Backoff:
 
     def ceiling(self, attempt: int) -> float:
         """Return the largest delay before retry number `attempt` (0 for the first retry)."""
-        return min(self.cap, self.base * (2 ** max(0, attempt)))
+        return float(min(self.cap, self.base * (2 ** max(0, attempt))))
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Return a random delay in [0, ceiling(attempt)]."""
-        return (rng or random).uniform(0.0, self.ceiling(attempt))  # noqa: S311 (not crypto)
+        source = rng or _RNG
+        return float(source.uniform(0.0, self.ceiling(attempt)))
 
 
 class CircuitState(Enum):
@@ -101,10 +103,7 @@ class CircuitBreaker:
             return self._current()
 
     def _current(self) -> CircuitState:
-        if (
-            self._state is CircuitState.OPEN
-            and self._clock() - self._opened_at >= self._open_for
-        ):
+        if self._state is CircuitState.OPEN and self._clock() - self._opened_at >= self._open_for:
             self._state = CircuitState.HALF_OPEN
             self._probe_out = False
         return self._state

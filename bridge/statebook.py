@@ -66,6 +66,18 @@ class StateBook:
         for name in settings.tags:
             self._subjects[("tag", slugify(name))] = SubjectState("tag", name)
 
+    def add_subjects(self, *, persons: Iterable[str], tags: Iterable[str]) -> list[Message]:
+        """Start tracking persons and tags not known yet; report them as absent."""
+        wanted: list[tuple[SubjectKind, str]] = [("person", name) for name in persons]
+        wanted += [("tag", name) for name in tags]
+        added: list[tuple[SubjectKind, str]] = []
+        for kind, name in wanted:
+            key = (kind, slugify(name))
+            if key not in self._subjects:
+                self._subjects[key] = SubjectState(kind, name)
+                added.append(key)
+        return [self._subject_message(key) for key in added]
+
     def initial(self, cameras: Iterable[str], now: datetime) -> list[Message]:
         """Announce every known camera, person and tag as absent (at start-up)."""
         for camera in cameras:

@@ -6,6 +6,7 @@
 #   3. ruff format --check .    formatting
 #   4. mypy                     strict types: bridge and tests/support (.venv), custom_components (.venv-ha)
 #   5. pytest                   tests/unit and tests/integration (real Mosquitto + emulator)
+#      benchmark                benchmarks/run.py --profile short (fails only if it cannot run)
 #   6. pytest tests/ha          Home Assistant harness tests in .venv-ha (Python 3.13)
 #
 # ECONNECT_SKIP_HA=1 skips step 6 on purpose (and says so); otherwise a missing Python 3.13 fails.
@@ -57,6 +58,13 @@ elif [ "$rc" -ne 0 ]; then
 fi
 passed "pytest"
 
+# The benchmark's short profile (< 1 min): proves it still runs. It fails only when it cannot
+# run (exit 1), never on its numbers: those are read, in docs/performance.md.
+step "benchmark, short profile (benchmarks/run.py --profile short)"
+"$BIN/python" benchmarks/run.py --profile short \
+  || fail "benchmark" "the benchmark could not run; its messages above say why"
+passed "benchmark"
+
 if [ ! -d tests/ha ]; then
   printf '\ntest: tests/ha does not exist: no Home Assistant tests to run\n'
 elif [ "${ECONNECT_SKIP_HA:-0}" = "1" ]; then
@@ -89,6 +97,26 @@ else
     --include='custom_components/econnect_identities/config_flow.py' \
     || fail "config flow coverage" "config_flow.py must be 100% covered by tests/ha"
   passed "pytest tests/ha"
+fi
+
+# The newest Home Assistant needs Python 3.14, which Debian 12 lacks: the workplace's ha-newest
+# tool runs the same tests in a Debian sid chroot (HA 2026.10.4). Where it cannot run, say so.
+HA_NEWEST="$ROOT/../shared/tools/ha-newest"
+if [ "${ECONNECT_SKIP_HA:-0}" = "1" ] || [ ! -d tests/ha ]; then
+  :
+elif [ -f "$HA_NEWEST" ] && [ "$(id -u)" = "0" ]; then
+  step "pytest tests/ha on the newest Home Assistant (ha-newest: Python 3.14, HA 2026.10.4)"
+  # PyTurboJPEG: HA's camera component imports it, and the harness does not install it.
+  bash "$HA_NEWEST" -- bash -c 'pip install -q -e . PyTurboJPEG==1.8.3 \
+      && python -m pytest -c tests/ha/pytest.ini tests/ha -p no:cacheprovider \
+         -W error::pytest.PytestUnhandledCoroutineWarning' \
+    || fail "newest Home Assistant" "the HA tests failed on HA 2026.10.4 (see above)"
+  passed "newest Home Assistant"
+else
+  printf '\ntest: ############################################################\n'
+  printf 'test: newest Home Assistant NOT tested here: needs root and %s\n' "$HA_NEWEST"
+  printf 'test: (the GitHub workflow ha.yml runs it on Python 3.14)\n'
+  printf 'test: ############################################################\n'
 fi
 
 printf '\ntest: ALL PASSED in %s s (%s)\n' "$((SECONDS - started))" "$(IFS=,; printf '%s' "${done_steps[*]}" | sed 's/,/, /g')"

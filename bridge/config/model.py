@@ -69,6 +69,11 @@ class ApiConfig:
     ca_file: Path | None
     timeout: float
     connect_timeout: float
+    retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    circuit_threshold: int
+    circuit_reset: float
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class MqttConfig:
     shared_group: str | None
     skip_retained: bool
     max_queued_messages: int
+    persistent_session: bool
+    dedupe_window: float
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,20 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class SpoolConfig:
+    """Store and forward while the engine is away (section ``spool``).
+
+    `path` is as written; `BridgeApp` resolves a relative one against the config file's folder.
+    """
+
+    enabled: bool
+    path: str
+    max_items: int
+    max_age: float
+    responses: bool
+
+
+@dataclass(frozen=True)
 class HealthConfig:
     """The HTTP health endpoint (section ``health``); off and loopback-only by default."""
 
@@ -276,6 +297,7 @@ class BridgeConfig:
     publish: PublishConfig
     logging: LoggingConfig
     health: HealthConfig
+    spool: SpoolConfig
     source: Path | None = None
 
     def camera(self, name: str) -> CameraConfig | None:
@@ -327,6 +349,7 @@ def build_config(data: Mapping[str, Any], source: Path | None = None) -> BridgeC
         publish=PublishConfig(**data["publish"]),
         logging=LoggingConfig(**data["logging"]),
         health=HealthConfig(**data["health"]),
+        spool=SpoolConfig(**data["spool"]),
         source=source,
     )
 

@@ -200,6 +200,35 @@ _API = section(
             "Seconds to wait for the connection to the engine.",
             Number(0, exclusive=True),
         ),
+        option(
+            "retries",
+            2,
+            "Extra attempts at a snapshot after a transient failure (unreachable, timeout, 5xx); "
+            "400, 401 and 403 are never retried.",
+            Integer(0, 10),
+        ),
+        option(
+            "retry_backoff",
+            0.5,
+            "Seconds of the first retry's backoff; it doubles at each retry, with full jitter.",
+            Number(0),
+        ),
+        option(
+            "retry_backoff_max", 10.0, "Longest backoff between two attempts (seconds).", Number(0)
+        ),
+        option(
+            "circuit_threshold",
+            5,
+            "Transient failures in a row after which the engine is left alone (circuit open).",
+            Integer(1, 1000),
+        ),
+        option(
+            "circuit_reset",
+            30.0,
+            "Seconds the circuit stays open before one probe call; doubles while the engine "
+            "stays down (at most 4 times this).",
+            Number(0, exclusive=True),
+        ),
     ],
     _check_api,
 )
@@ -275,6 +304,21 @@ _MQTT = section(
             1000,
             "Most outgoing messages kept while the broker is unreachable; older ones are dropped.",
             Integer(1, 1_000_000),
+        ),
+        option(
+            "persistent_session",
+            True,
+            "Ask the broker to keep the bridge's subscriptions and queue QoS 1 snapshots while it "
+            "is disconnected (needs a stable client_id); not used with shared_group, where a "
+            "dead member's session would keep receiving its share.",
+            Boolean(),
+        ),
+        option(
+            "dedupe_window",
+            0.0,
+            "Seconds during which a snapshot with the same topic and bytes is processed once "
+            "(a publisher re-sending after a broker crash); 0 skips only flagged redeliveries.",
+            Number(0),
         ),
     ],
     _check_mqtt,
@@ -522,6 +566,40 @@ _HEALTH = section(
     ],
 )
 
+_SPOOL = section(
+    "spool",
+    "Store and forward: keep snapshots on disk (SQLite) while the engine is unreachable and "
+    "send them, in order, when it is back (also after a restart).",
+    [
+        option("enabled", False, "Turn the spool on.", Boolean()),
+        option(
+            "path",
+            "econnect-spool.sqlite3",
+            "SQLite file of the spool; relative to the config file's folder.",
+            String(),
+        ),
+        option(
+            "max_items",
+            1000,
+            "Most snapshots kept; the oldest is dropped (with an error event) to make room.",
+            Integer(1, 1_000_000),
+        ),
+        option(
+            "max_age",
+            3600.0,
+            "Seconds a snapshot may wait; older ones are dropped with an error event.",
+            Number(0, exclusive=True),
+        ),
+        option(
+            "responses",
+            False,
+            "Also spool publishWithResponse snapshots; their late events have `delayed: true` "
+            "(an automation may ignore them). publish-mode snapshots are always spooled.",
+            Boolean(),
+        ),
+    ],
+)
+
 ROOT: Final = Section(
     [
         _API,
@@ -538,6 +616,7 @@ ROOT: Final = Section(
         _PUBLISH,
         _LOGGING,
         _HEALTH,
+        _SPOOL,
     ],
     _check_sources,
 )

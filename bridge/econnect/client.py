@@ -7,6 +7,7 @@ lock around the token flow makes one renewal serve every thread that needed it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from bridge import __version__
@@ -71,6 +73,14 @@ class EconnectClient:
         self._session.headers["User-Agent"] = USER_AGENT
         # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
         self._verify: bool | str = ca_file if (verify_ssl and ca_file) else verify_ssl
+        # Read the environment once, not on every call: with `trust_env` requests re-reads the
+        # proxy variables and ~/.netrc per request (~0.15 ms of CPU per snapshot, see
+        # docs/performance.md), and a .netrc entry for the host would replace the bearer token.
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        if self._verify is True:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self._verify = bundle or True
+        self._session.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -181,10 +191,19 @@ class EconnectClient:
 
 
 def _read_bounded(response: requests.Response, *, deadline: float) -> bytes:
-    """Read a body, refusing one that is huge or that never ends."""
+    """Read a body, refusing one that is huge or that never ends.
+
+    `read1` returns after each socket read, so a body trickling in slowly is cut at the
+    deadline; `iter_content` would wait for a whole chunk however long it took.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", None)  # urllib3 >= 2.3
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=65536):
+    while True:
+        chunk = _read_some(raw, read)
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
@@ -193,7 +212,18 @@ def _read_bounded(response: requests.Response, *, deadline: float) -> bytes:
             msg = "The engine kept sending its answer past the timeout"
             raise EconnectTimeoutError(msg)
         chunks.append(chunk)
-    return b"".join(chunks)
+
+
+def _read_some(raw: Any, read1: Any) -> bytes:
+    """Read what the socket has; urllib3's own errors become ours here (requests' are in _send)."""
+    try:
+        data: bytes = read1(65536, decode_content=True) if read1 else raw.read(4096, True)
+    except urllib3.exceptions.ReadTimeoutError as err:
+        raise EconnectTimeoutError("The engine stopped sending its answer") from err
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        msg = f"The connection broke while reading the engine's answer: {err}"
+        raise EconnectConnectionError(msg) from err
+    return data
 
 
 def _short(err: Exception) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from bridge.econnect import protocol
+from bridge.econnect.errors import EconnectAuthenticationError
 from bridge.econnect.protocol import HttpRequest, HttpResponse
 from bridge.econnect.tokens import TokenAction, TokenState
 
@@ -63,7 +64,16 @@ def token_flow(state: TokenState, now: float, stale: str | None = None) -> Token
             state.accept(token, now, renewed=True)
             return token
         # The engine no longer honours the token: sign in again below.
+    wait = state.sign_in_wait(now)
+    if wait > 0:
+        msg = (
+            f"The engine refused the password of {state.username!r}; not signing in again for "
+            f"{wait:.0f} s, so as not to lock the account. Check api.username and api.password."
+        )
+        raise EconnectAuthenticationError(msg, status=UNAUTHORIZED)
     response = yield protocol.build_authenticate(state.username or "", state.password or "")
+    if response.status == UNAUTHORIZED:
+        state.sign_in_refused(now)
     token = protocol.parse_token(response)
     state.accept(token, now, renewed=False)
     return token

@@ -150,6 +150,23 @@ class RecognitionResult:
             return "known"
         return "unknown"
 
+    def filtered(
+        self, *, min_confidence: float = 0.0, min_quality: float = 0.0, min_face_size: int = 0
+    ) -> RecognitionResult:
+        """Keep the faces at or above the thresholds (confidence and quality from 0 to 1).
+
+        Both the bridge and the integration filter with this, so a threshold means the same
+        thing in both; `min_face_size` is the smaller side of the box, in pixels.
+        """
+        kept = tuple(
+            face
+            for face in self.faces
+            if face.confidence >= min_confidence
+            and face.quality >= min_quality
+            and min(face.box.width, face.box.height) >= min_face_size
+        )
+        return self if len(kept) == len(self.faces) else RecognitionResult(kept)
+
     @property
     def known_faces(self) -> tuple[DetectedFace, ...]:
         """Return the faces matched to a person."""

@@ -137,7 +137,9 @@ def publish_body(request: PublishRequest, *, with_response: bool) -> bytes:
         fields["includeTags"] = options.include_tags
         fields["includeFields"] = options.include_fields
     rest = json.dumps(fields, separators=(",", ":")).encode()
-    return b'{"expanded":"' + base64.b64encode(request.image) + b'",' + rest[1:]
+    # One join, one copy: chained `+` copied the ~130 KB body three times (383 µs vs 127 µs
+    # per 100 KB image, measured in docs/performance.md).
+    return b"".join((b'{"expanded":"', base64.b64encode(request.image), b'",', rest[1:]))
 
 
 def build_publish(request: PublishRequest, token: str, *, with_response: bool) -> HttpRequest:

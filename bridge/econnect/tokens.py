@@ -16,6 +16,10 @@ from enum import Enum
 RENEW_FRACTION = 0.25
 #: ...but never earlier than this many seconds before expiry.
 MAX_RENEW_MARGIN = 60.0
+#: After the engine refuses the password, wait this long before signing in again, doubling
+#: with each refusal up to the maximum: an account with lockout must not be locked by us.
+SIGN_IN_BACKOFF = 5.0
+MAX_SIGN_IN_BACKOFF = 300.0
 
 
 class TokenAction(Enum):
@@ -68,6 +72,8 @@ class TokenState:
     received_at: float = 0.0
     authentications: int = 0
     renewals: int = 0
+    sign_in_refusals: int = 0
+    sign_in_blocked_until: float = 0.0
 
     def __post_init__(self) -> None:
         if self.static_token:
@@ -104,6 +110,16 @@ class TokenState:
         lifetime = expires_at - (issued_at if issued_at is not None else self.received_at)
         return min(MAX_RENEW_MARGIN, max(lifetime, 0.0) * RENEW_FRACTION)
 
+    def sign_in_wait(self, now: float) -> float:
+        """Return how many seconds must pass before the next sign-in attempt (0: go ahead)."""
+        return max(0.0, self.sign_in_blocked_until - now)
+
+    def sign_in_refused(self, now: float) -> None:
+        """The engine refused the password: hold further attempts off, longer each time."""
+        self.sign_in_refusals += 1
+        wait = SIGN_IN_BACKOFF * 2 ** (self.sign_in_refusals - 1)
+        self.sign_in_blocked_until = now + min(MAX_SIGN_IN_BACKOFF, wait)
+
     def accept(self, token: str, now: float, *, renewed: bool) -> None:
         """Store a token the engine just issued."""
         self.token = token
@@ -113,3 +129,5 @@ class TokenState:
             self.renewals += 1
         else:
             self.authentications += 1
+            self.sign_in_refusals = 0
+            self.sign_in_blocked_until = 0.0

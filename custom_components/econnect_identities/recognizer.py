@@ -148,14 +148,11 @@ class Recognizer:
         return event
 
     def _filter(self, result: RecognitionResult) -> RecognitionResult:
-        """Drop faces under the confidence or quality thresholds (given in percent)."""
-        faces = tuple(
-            face
-            for face in result.faces
-            if face.confidence * 100 >= self.options.min_confidence
-            and face.quality * 100 >= self.options.min_quality
+        """Drop faces under the confidence or quality thresholds (options are in percent)."""
+        return result.filtered(
+            min_confidence=self.options.min_confidence / 100,
+            min_quality=self.options.min_quality / 100,
         )
-        return RecognitionResult(faces=faces)
 
     async def _async_update_state(
         self, source: str, image: bytes, result: RecognitionResult, event: dict[str, Any]

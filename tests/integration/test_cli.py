@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,33 @@ def test_run_with_a_broken_config_exits_2_without_traceback(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "mqtt" in done.stderr
+
+
+def test_emulator_command_takes_its_own_options(free_port: Any) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "emulator", "--port", str(port), "--latency-ms", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import requests
+
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                reply = requests.post(
+                    f"http://127.0.0.1:{port}/api/v1/authenticate",
+                    json={"username": "bridge", "password": "bridge-password"},
+                    timeout=2,
+                )
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.1)
+        assert reply.status_code == 200
+        assert reply.json()["token"]
+    finally:
+        process.terminate()
+        process.wait(10)

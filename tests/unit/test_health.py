@@ -21,6 +21,8 @@ from bridge.health import (
     HealthSnapshot,
     LatencyHistogram,
     bridge_snapshot,
+    probe_main,
+    probe_url,
     prometheus_text,
     serve_health,
 )
@@ -391,3 +393,47 @@ def test_the_bridge_serves_health_when_enabled(tmp_path: Path) -> None:
     assert not thread.is_alive()
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # released by stop()
+
+
+# -- the probe used by the Docker HEALTHCHECK -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "ready", "url"),
+    [
+        ("127.0.0.1", False, "http://127.0.0.1:8099/healthz"),
+        ("0.0.0.0", True, "http://127.0.0.1:8099/readyz"),
+        ("::", False, "http://[::1]:8099/healthz"),
+        ("::1", False, "http://[::1]:8099/healthz"),
+    ],
+)
+def test_probe_url(host: str, ready: bool, url: str) -> None:
+    assert probe_url(Settings(enabled=True, host=host, port=8099), ready=ready) == url
+
+
+def test_probe_main_against_a_running_endpoint(
+    tmp_path: Path, serve: Callable[..., HealthServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = serve(lambda: snapshot(engine_reachable=False))
+    path = _config(tmp_path, f"health: {{enabled: true, port: {server.port}}}\n")
+    assert probe_main(["-c", str(path)]) == 0
+    assert probe_main(["-c", str(path), "--ready"]) == 1
+    assert "503" in capsys.readouterr().out
+
+
+def test_probe_main_when_nothing_listens(tmp_path: Path) -> None:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    path = _config(tmp_path, f"health: {{enabled: true, port: {port}}}\n")
+    assert probe_main(["-c", str(path)]) == 1
+
+
+def test_probe_main_when_disabled_or_misconfigured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert probe_main(["-c", str(_config(tmp_path, ""))]) == 0
+    assert "disabled" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("api: {}\n")
+    assert probe_main(["-c", str(bad)]) == 1

@@ -298,3 +298,14 @@ def _stdlib() -> frozenset[str]:
 def test_public_surface_is_pinned() -> None:
     assert econnect.__all__ == sorted(econnect.__all__)
     assert {name for name in dir(econnect) if not name.startswith("_")} >= set(econnect.__all__)
+
+
+def test_thresholds_filter_faces_the_same_way_everywhere() -> None:
+    def face(confidence: float, quality: float, side: int) -> DetectedFace:
+        return DetectedFace("f", "d", confidence, quality, BoundingBox(0, 0, side, side + 10))
+
+    result = RecognitionResult((face(0.95, 0.9, 120), face(0.70, 0.9, 120), face(0.95, 0.2, 40)))
+    assert result.filtered() is result
+    kept = result.filtered(min_confidence=0.8, min_quality=0.5, min_face_size=100)
+    assert kept.faces == (result.faces[0],)
+    assert result.filtered(min_face_size=121).outcome == "no_face"

@@ -150,3 +150,24 @@ def test_static_token_401_is_not_retried() -> None:
     with pytest.raises(EconnectAuthenticationError):
         drive(operation_flow(_operation(), can_reauthenticate=False), answer)  # type: ignore[arg-type]
     assert len(calls) == 2
+
+
+def test_refused_sign_ins_back_off_so_the_account_is_not_locked() -> None:
+    state = TokenState(username="u", password="old")
+    attempts: list[str] = []
+
+    def refuse(request: HttpRequest) -> HttpResponse:
+        attempts.append(request.path)
+        return HttpResponse(401, b"bad password")
+
+    with pytest.raises(EconnectAuthenticationError, match="401"):
+        drive(token_flow(state, 100.0), refuse)
+    for moment in (100.5, 102.0, 104.9):  # inside the first 5 s: no request at all
+        with pytest.raises(EconnectAuthenticationError, match="not signing in again"):
+            drive(token_flow(state, moment), refuse)
+    assert attempts == ["/api/v1/authenticate"]
+    with pytest.raises(EconnectAuthenticationError):
+        drive(token_flow(state, 105.0), refuse)  # second refusal: now 10 s
+    assert state.sign_in_wait(105.0) == 10.0
+    assert drive(token_flow(state, 115.0), lambda _r: token_reply(jwt(exp=9999))) is not None
+    assert state.sign_in_wait(115.0) == 0.0
