@@ -532,6 +532,7 @@ def run(
     only: set[str] | None = None,
     spy_dir: Path | None = None,
     spy_gil: bool = True,
+    keep_logs: bool = False,
 ) -> dict[str, Any]:
     """Run every scenario in order and return the report (figures, ratios, targets).
 
@@ -593,7 +594,10 @@ def run(
         raise
     finally:
         bench.close()
-    shutil.rmtree(workdir, ignore_errors=True)  # the logs only matter when something failed
+    if keep_logs:
+        log(f"logs of the broker, engine and bridges in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)  # the logs only matter when something failed
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "profile": asdict(profile),
@@ -816,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half-cameras", type=int, default=50, help="cameras at half load")
     parser.add_argument("--naive-rate", type=float, default=60.0, help="snapshots/s to naive")
     parser.add_argument("--out", type=Path, help="JSON file (default: benchmarks/results/...)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     parser.add_argument("--only", help="comma-separated scenario keys (quick checks, profiling)")
     parser.add_argument("--py-spy", type=Path, help="record a py-spy profile per scenario here")
     parser.add_argument(
@@ -842,7 +847,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.py_spy is not None:
             args.py_spy.mkdir(parents=True, exist_ok=True)
         only = set(args.only.split(",")) if args.only else None
-        report = run(profile, settings, naive_rate=args.naive_rate, only=only, spy_dir=args.py_spy)
+        report = run(
+            profile,
+            settings,
+            naive_rate=args.naive_rate,
+            only=only,
+            spy_dir=args.py_spy,
+            spy_gil=not args.py_spy_wall,
+            keep_logs=args.keep_logs,
+        )
     except Exception as err:  # the one place a failed run becomes exit status 1
         log(f"the benchmark could not run: {type(err).__name__}: {err}")
         return 1

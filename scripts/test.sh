@@ -107,9 +107,9 @@ if [ "${ECONNECT_SKIP_HA:-0}" = "1" ] || [ ! -d tests/ha ]; then
 elif [ -f "$HA_NEWEST" ] && [ "$(id -u)" = "0" ]; then
   step "pytest tests/ha on the newest Home Assistant (ha-newest: Python 3.14, HA 2026.10.4)"
   # PyTurboJPEG: HA's camera component imports it, and the harness does not install it.
+  # (Its pytest 9 fails an async test that no plugin runs by itself: no -W flag needed.)
   bash "$HA_NEWEST" -- bash -c 'pip install -q -e . PyTurboJPEG==1.8.3 \
-      && python -m pytest -c tests/ha/pytest.ini tests/ha -p no:cacheprovider \
-         -W error::pytest.PytestUnhandledCoroutineWarning' \
+      && python -m pytest -c tests/ha/pytest.ini tests/ha -p no:cacheprovider' \
     || fail "newest Home Assistant" "the HA tests failed on HA 2026.10.4 (see above)"
   passed "newest Home Assistant"
 else
