@@ -89,7 +89,8 @@ NOTES = {
     "test_tokens_expiring_every_second_and_a_password_change": (
         "The engine issues tokens valid for 1 s; then the bridge user's password is changed "
         "on the engine. `login_attempts_after_password_change` counts the sign-ins the "
-        "emulator saw: one per snapshot at most, no loop."
+        "emulator saw: after a refusal, sign-ins back off (5 s, doubling to 5 min), so a "
+        "changed password cannot lock the account."
     ),
     "test_thousands_of_hostile_payloads": (
         "Seeded generated payloads on `fuzz/<odd camera name>/snapshot` against a bridge "

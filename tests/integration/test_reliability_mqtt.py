@@ -90,7 +90,9 @@ def test_broker_kill_9_restarts_lose_nothing_in_the_bridge(
             return info
 
         app.mqtt._client.publish = record_publish  # type: ignore[method-assign]
-        publish_for(1.5)
+        # Long enough for a few 1 s autosaves: a kill before Mosquitto has saved the bridge's
+        # session loses the session (Mosquitto's loss, reported below, not the bridge's).
+        publish_for(3.0)
         for _ in range(KILLS):
             kill_index.append(sent)
             broker.kill()
@@ -103,7 +105,9 @@ def test_broker_kill_9_restarts_lose_nothing_in_the_bridge(
             reconnect.append(time.monotonic() - killed)
             publish_for(1.5)
         assert wait_until(lambda: len(feed.acked()) == sent, 20), "the feed's queue did not drain"
-        assert wait_until(lambda: sum(delivered.values()) >= len(feed.acked()) - 5, 10)
+        # Settle (no assert here): whatever Mosquitto lost in a kill is counted below and
+        # bounded there, separately from what the bridge lost.
+        wait_until(lambda: sum(delivered.values()) >= len(feed.acked()), 10)
         time.sleep(2.0)  # let the last results go out
         health = app.pipeline.health
         threads_alive = app.pipeline.alive_threads()
