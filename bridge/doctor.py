@@ -40,7 +40,7 @@ from bridge.econnect.errors import (
     EconnectTLSError,
 )
 from bridge.econnect.models import PublishOptions
-from bridge.mqtt import MqttSettings
+from bridge.mqtt import MqttSettings, apply_credentials
 from bridge.sources import sources_from_config
 from bridge.states import Topics
 
@@ -124,16 +124,7 @@ def _new_session(settings: MqttSettings) -> _Session:
         client_id=f"{DETECTOR}-{secrets.token_hex(4)}",
         protocol=mqtt.MQTTv5 if settings.protocol == "5" else mqtt.MQTTv311,
     )
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls:
-        client.tls_set(
-            ca_certs=settings.tls_ca_file,
-            certfile=settings.tls_certfile,
-            keyfile=settings.tls_keyfile,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-        client.tls_insecure_set(settings.tls_insecure)
+    apply_credentials(client, settings)
     session = _Session(client)
     client.on_connect = _connect_handler(session)
     client.on_subscribe = _subscribe_handler(session)

@@ -112,6 +112,24 @@ def describe_connect_error(err: BaseException | None, settings: MqttSettings) ->
     return f"{type(err).__name__}: {err}"
 
 
+def apply_credentials(client: mqtt.Client, settings: MqttSettings) -> None:
+    """Set the login and TLS of a paho client (the bridge's and `doctor`'s, the same way).
+
+    TLS always verifies the broker's certificate (CERT_REQUIRED); there is no fallback to
+    plain MQTT. `tls.insecure` only skips the host-name check, as paho defines it.
+    """
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(
+            ca_certs=settings.tls_ca_file,
+            certfile=settings.tls_certfile,
+            keyfile=settings.tls_keyfile,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(settings.tls_insecure)
+
+
 def default_client_id(base_topic: str) -> str:
     """Return a client id that is stable across restarts (persistent sessions need that)."""
     host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
@@ -159,16 +177,7 @@ class MqttConnection:
         # paho's own packet log (types, flags, topics and sizes; never payloads or passwords)
         # shows at DEBUG under bridge.mqtt.paho.
         client.enable_logger(logging.getLogger(f"{__name__}.paho"))
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(
-                ca_certs=s.tls_ca_file,
-                certfile=s.tls_certfile,
-                keyfile=s.tls_keyfile,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(s.tls_insecure)
+        apply_credentials(client, s)
         client.will_set(self._availability, OFFLINE, qos=1, retain=True)
         client.max_queued_messages_set(s.max_queued_messages)
         # QoS 1 messages awaiting PUBACK; paho's 20 throttles a burst of events on loopback.
