@@ -1,13 +1,16 @@
-"""End-to-end fixtures: the engine emulator over real HTTP, and an MQTT probe."""
+"""End-to-end fixtures: the emulator, an MQTT probe, and `figures` for docs/reliability.md."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.integration.helpers import Probe
+from tests.integration.reliability import save_figures
 from tests.support.mosquitto import MosquittoBroker
 
 
@@ -28,3 +31,25 @@ def probe(mosquitto: MosquittoBroker) -> Iterator[Probe]:
     recorder = Probe(mosquitto.host, mosquitto.port).start()
     yield recorder
     recorder.stop()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A dict the test fills with what it tried and what survived; saved after the test.
+
+    The test calls `passed(figures)` after its last assertion, so a failed run is recorded
+    as failed (the report shows it) instead of silently keeping stale figures.
+    """
+    data: dict[str, Any] = {}
+    started = time.monotonic()
+    yield data
+    outcome = "passed" if data.pop("_passed", False) else "failed"
+    entry = {
+        "test": request.node.nodeid,
+        "doc": (request.node.function.__doc__ or "").strip(),
+        "outcome": outcome,
+        "seconds": round(time.monotonic() - started, 1),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "figures": data,
+    }
+    save_figures(request.node.nodeid, entry)

@@ -15,13 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,28 +41,6 @@ def save_figures(test_id: str, entry: dict[str, Any]) -> None:
         tmp = FIGURES.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
         tmp.replace(FIGURES)
-
-
-@pytest.fixture
-def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """A dict the test fills with what it tried and what survived; saved after the test.
-
-    The test calls `passed(figures)` after its last assertion, so a failed run is recorded
-    as failed (the report shows it) instead of silently keeping stale figures.
-    """
-    data: dict[str, Any] = {}
-    started = time.monotonic()
-    yield data
-    outcome = "passed" if data.pop("_passed", False) else "failed"
-    entry = {
-        "test": request.node.nodeid,
-        "doc": (request.node.function.__doc__ or "").strip(),
-        "outcome": outcome,
-        "seconds": round(time.monotonic() - started, 1),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "figures": data,
-    }
-    save_figures(request.node.nodeid, entry)
 
 
 def acked(info: mqtt.MQTTMessageInfo) -> bool:

@@ -22,13 +22,11 @@ from tests.integration.reliability import (
     Feed,
     PersistentProbe,
     bridge_process,
-    figures,
     passed,
     wait_until,
 )
 from tests.support.mosquitto import MosquittoBroker
 
-__all__ = ["figures"]
 pytestmark = pytest.mark.integration
 SEED = 20261122
 COUNT = 3000

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import Probe, base_config, running_bridge, sample, write_config
-from tests.integration.reliability import figures, passed, wait_until
+from tests.integration.reliability import passed, wait_until
 from tests.support.mosquitto import MosquittoBroker
 
-__all__ = ["figures"]
 pytestmark = pytest.mark.integration
 FRONT = "frigate/front_door/person/snapshot"
 NO_RETRY = """\

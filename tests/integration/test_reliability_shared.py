@@ -19,14 +19,12 @@ from tests.integration.reliability import (
     bridge_process,
     feed_config,
     feed_payload,
-    figures,
     index_of,
     passed,
     wait_until,
 )
 from tests.support.mosquitto import MosquittoBroker
 
-__all__ = ["figures"]
 pytestmark = pytest.mark.integration
 INSTANCES = 3
 CAMERAS = 24

@@ -14,14 +14,12 @@ from tests.integration.reliability import (
     PersistentProbe,
     feed_config,
     feed_payload,
-    figures,
     index_of,
     passed,
     wait_until,
 )
 from tests.support.mosquitto import MosquittoBroker
 
-__all__ = ["figures"]
 pytestmark = pytest.mark.integration
 
 

@@ -21,14 +21,12 @@ from tests.integration.helpers import base_config, running_bridge, sample, write
 from tests.integration.reliability import (
     PersistentProbe,
     bridge_process,
-    figures,
     passed,
     wait_until,
 )
 from tests.support.certs import make_certs
 from tests.support.mosquitto import MosquittoBroker, TlsListener
 
-__all__ = ["figures"]
 pytestmark = pytest.mark.integration
 FRONT = "frigate/front_door/person/snapshot"
 ACL = """\
