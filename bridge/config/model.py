@@ -168,7 +168,7 @@ class CameraConfig:
 
     Attributes:
         detector_name: Sent to the engine as detectorName; None means "the camera name"
-            (for a ``{camera}`` topic, the name read from the topic), see `detector_for`.
+            (for a ``{camera}`` topic, the name read from the topic): `Source.detector_for`.
         time_zone: Already resolved: the camera's own zone, else ``api.time_zone``.
         settings: The effective processing settings of this camera.
     """
@@ -193,18 +193,6 @@ class CameraConfig:
         """Return the index of the topic level that names the camera, or None."""
         levels = self.topic.split("/")
         return levels.index("{camera}") if "{camera}" in levels else None
-
-    def camera_name(self, topic: str) -> str:
-        """Return the camera name of a message received on `topic` for this entry."""
-        level = self.camera_level
-        parts = topic.split("/")
-        if level is None or level >= len(parts):
-            return self.name
-        return parts[level]
-
-    def detector_for(self, camera: str) -> str:
-        """Return the detectorName to send for `camera` (a name from `camera_name`)."""
-        return self.detector_name or camera
 
 
 @dataclass(frozen=True)
@@ -303,15 +291,6 @@ class BridgeConfig:
     def camera(self, name: str) -> CameraConfig | None:
         """Return the ``cameras`` entry called `name`, or None."""
         return next((camera for camera in self.cameras if camera.name == name), None)
-
-    def camera_settings(self, name: str) -> CameraSettings:
-        """Return the effective settings of camera `name`.
-
-        A camera that is not a ``cameras`` entry (a Frigate preset camera, or a name read
-        from a ``{camera}`` topic) gets the processing defaults.
-        """
-        camera = self.camera(name)
-        return camera.settings if camera else self.processing.camera_defaults
 
     def as_masked_dict(self) -> dict[str, Any]:
         """Return plain data (for summaries and diagnostics) with every secret as ``'***'``."""

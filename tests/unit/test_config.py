@@ -22,6 +22,7 @@ from bridge.config import (
 from bridge.config.reference import MARKER, render_document
 from bridge.config.schema import OVERRIDABLE, ROOT
 from bridge.config.validators import ListOf, Option, Section, local_time_zone
+from bridge.sources import sources_from_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -568,7 +569,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     camera = config.cameras[0]
     assert camera.settings == processing.camera_defaults
     assert camera.time_zone == "America/Chicago"
-    assert camera.detector_for(camera.name) == "front_door"
+    assert camera.detector_name is None  # the camera's name is sent (see test_sources)
     assert config.source == tmp_path / "config.yaml"
 
 
@@ -600,13 +601,13 @@ def test_per_camera_overrides_merge_over_processing(tmp_path: Path) -> None:
         """
     )
     config = load(tmp_path, text)
-    front = config.camera_settings("front_door")
-    garage = config.camera_settings("garage")
+    front = config.cameras[0].settings
+    garage = config.cameras[1].settings
     assert (front.min_confidence, front.cooldown, front.mode) == (0.5, 10, "publishWithResponse")
     assert (garage.min_confidence, garage.cooldown, garage.mode) == (0.8, 10, "publish")
     assert dataclasses.astuple(garage.include) == (True, False, True, True, True)
     assert dataclasses.astuple(front.include) == (True, True, True, False, True)
-    assert config.camera_settings("from_frigate") == config.processing.camera_defaults
+    assert config.camera("from_frigate") is None  # Frigate preset cameras: the defaults
     assert config.camera("garage") is not None
     assert config.camera("garage").time_zone == "Asia/Tokyo"  # type: ignore[union-attr]
 
@@ -620,8 +621,9 @@ def test_camera_placeholder_topic(tmp_path: Path) -> None:
     camera = load(tmp_path, text).cameras[0]
     assert camera.subscription == "cams/+/jpg"
     assert camera.camera_level == 1
-    assert camera.camera_name("cams/porch/jpg") == "porch"
-    assert camera.detector_for("porch") == "porch"
+    [source] = sources_from_config(load(tmp_path, text))
+    assert source.camera_for("cams/porch/jpg") == "porch"
+    assert source.detector_for("porch") == "porch"
 
 
 def test_frigate_preset_subscriptions(tmp_path: Path) -> None:
