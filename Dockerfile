@@ -16,13 +16,13 @@ WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
 COPY bridge ./bridge
-# The `emulator` extra brings Pillow, which publish.annotated_snapshot needs.
-RUN pip wheel --wheel-dir /wheels ".[emulator]"
+# The base install brings Pillow, which publish.annotated_snapshot needs.
+RUN pip wheel --wheel-dir /wheels "."
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels "econnect-bridge[emulator]" \
+    pip install --no-index --find-links=/wheels "econnect-bridge" \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin econnect
 LABEL org.opencontainers.image.title="econnect-bridge" \
       org.opencontainers.image.description="MQTT camera snapshots to eConnect Identities face recognition, for Home Assistant and Node-RED" \

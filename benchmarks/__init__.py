@@ -1,1 +1,1 @@
-"""The benchmark of issue 6 (run: python benchmarks/run.py)."""
+"""The benchmark (run: python benchmarks/run.py)."""

@@ -1,4 +1,4 @@
-"""The benchmark of issue 6: econnect-bridge against the engine's ceiling and a naive bridge.
+"""The benchmark: econnect-bridge against the engine's ceiling and a naive bridge.
 
 One command, one machine, one run, the same images and the same emulator for every figure:
 
@@ -627,7 +627,7 @@ def _ratios(sc: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 
 def _targets(sc: dict[str, dict[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
-    """Each target of issue 6: the figure, the limit and whether it is met."""
+    """Each performance target: the figure, the limit and whether it is met."""
     ratios = _ratios(sc)
     half = sc["bridge_half_100KB"]
     over = sc["bridge_overload_100KB"]

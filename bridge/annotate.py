@@ -1,6 +1,6 @@
 """Draw face boxes and names on a snapshot: the "last faces" image of bridge and integration.
 
-Needs Pillow (the `emulator`/`demo` extras of the bridge; Home Assistant ships it). Decoding and
+Needs Pillow (a dependency of the bridge; Home Assistant ships it too). Decoding and
 encoding are CPU work: the bridge calls this on a worker thread, the integration in the executor.
 """
 

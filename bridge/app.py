@@ -135,7 +135,7 @@ def _annotation_possible(config: BridgeConfig) -> bool:
     if pillow_available():
         return True
     _LOGGER.error(
-        "publish.annotated_snapshot needs Pillow: pip install 'econnect-bridge[emulator]'. "
+        "publish.annotated_snapshot needs Pillow, which this install lacks: pip install Pillow. "
         "Annotated snapshots are off for this run."
     )
     return False

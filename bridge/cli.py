@@ -218,7 +218,18 @@ def _local_time_zone() -> str:
     return local_time_zone()
 
 
+DEMO_EXTRA_HINT = (
+    "econnect-bridge demo needs its embedded MQTT broker (amqtt), which a plain install leaves "
+    "out: pip install 'econnect-bridge[demo]' (from a checkout: pip install '.[demo]')"
+)
+
+
 def _demo(args: argparse.Namespace) -> int:
+    try:
+        import amqtt  # noqa: F401  - only the demo's embedded broker needs it
+    except ImportError:
+        print(DEMO_EXTRA_HINT, file=sys.stderr)
+        return 2
     from bridge.demo import run_demo
 
     return run_demo(keep_running=args.keep_running)

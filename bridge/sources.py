@@ -130,6 +130,10 @@ def _json_payload(payload: bytes, fmt: PayloadFormat) -> DecodedPayload:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as err:
         raise PayloadError("bad_json", f"the payload is not valid JSON ({err})") from err
+    except RecursionError as err:
+        # Python 3.11 hits the recursion limit where 3.13's parser reports a syntax error first:
+        # both mean the same thing to the user, so both get the same code.
+        raise PayloadError("bad_json", "the JSON payload is nested too deeply") from err
     if not isinstance(doc, Mapping):
         raise PayloadError("bad_json", "the JSON payload is not an object")
     raw = _lookup(doc, fmt.image_key)

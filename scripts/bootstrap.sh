@@ -5,9 +5,16 @@
 #   bash scripts/bootstrap.sh --main-only  main venv only (what the demo needs)
 #
 # What it does:
-#   .venv      Python >= 3.11 with `pip install -e '.[dev]'`
-#   mosquitto  `mosquitto` + `mosquitto-clients` from apt-get when no broker binary is found
-#   .venv-ha   Python 3.13 with Home Assistant's pinned test harness + `pip install -e .`
+#   .venv        Python >= 3.11 (python3) with `pip install -e '.[dev]'`
+#   .venv-py3.X  the same on each other supported Python the machine has (3.11, 3.13), so that
+#                the bridge's suite runs on the oldest supported Python and on Home Assistant's;
+#                Python 3.13 is installed with apt-get when the machine has none
+#   mosquitto    `mosquitto` + `mosquitto-clients` from apt-get when no broker binary is found
+#   nodejs       Debian's Node.js, when `node` is missing: the Node-RED function-node tests run it
+#   compiler     gcc, g++ and the Python headers, when missing: Home Assistant's pinned harness
+#                needs wheels that PyPI has no Python 3.13 build of (ciso8601, lru-dict,
+#                pymicro-vad, pyspeex-noise), so pip compiles them
+#   .venv-ha     Python 3.13 with Home Assistant's pinned test harness + `pip install -e .`
 # Each venv keeps a stamp file (hash of pyproject.toml and of the pins below); pip only runs when
 # the stamp is missing or stale.
 #
@@ -27,7 +34,9 @@ HA_PINS=(
 )
 MAIN_EXTRAS="dev"
 # Bump when this script changes how a venv is filled, to force a reinstall everywhere.
-STAMP_VERSION="3"
+STAMP_VERSION="4"
+# The Pythons the bridge supports and is tested on: the oldest, and the one Home Assistant runs.
+SUITE_PYTHONS=("3.11" "3.13")
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,7 +46,7 @@ for arg in "$@"; do
   case "$arg" in
     --main-only) MAIN_ONLY=1 ;;
     -h | --help)
-      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -285,6 +294,103 @@ setup_main_venv() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 1b. The bridge's suite on every supported Python: .venv is one of them, .venv-py3.X the others
+# ---------------------------------------------------------------------------------------------
+# Prints an interpreter of exactly one minor version ("3.11"), or fails.
+find_python_minor() {
+  local minor="$1" exe
+  for exe in "$(command -v "python$minor" 2>/dev/null || true)" $(pyenv_pythons "$minor") \
+    "/usr/bin/python$minor" "/usr/local/bin/python$minor"; do
+    if [ -n "$exe" ] && [ -x "$exe" ] && [ "$(py_version "$exe")" = "$minor" ]; then
+      py_executable "$exe"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Debian packages Python 3.13 (trixie's own python3; bookworm has none, pyenv users have one):
+# 3.11 is only where the machine has it. scripts/test.sh says which ran.
+install_python_minor() {
+  local minor="$1"
+  have_apt || return 1
+  apt_update_once "python$minor"
+  apt_has "python$minor" || return 1
+  local pkgs=("python$minor")
+  apt_has "python$minor-venv" && pkgs+=("python$minor-venv")
+  apt_install "${pkgs[@]}"
+}
+
+setup_suite_venvs() {
+  local minor main_ver venv py want
+  main_ver="$(py_version .venv/bin/python)"
+  for minor in "${SUITE_PYTHONS[@]}"; do
+    [ "$minor" = "$main_ver" ] && continue
+    venv=".venv-py$minor"
+    want="$(stamp_of "extras=$MAIN_EXTRAS")"
+    if venv_python_ok "$venv" 11 "${minor#3.}" \
+      && [ "$(cat "$venv/.bootstrap-stamp" 2>/dev/null || true)" = "$want" ]; then
+      log "$venv is up to date"
+      continue
+    fi
+    if ! py="$(find_python_minor "$minor")"; then
+      install_python_minor "$minor" || true
+      if ! py="$(find_python_minor "$minor")"; then
+        log "no Python $minor on this machine (nor from apt-get): the suite runs without it"
+        continue
+      fi
+    fi
+    make_venv "$venv" "$py"
+    log "installing the project into $venv: pip install -e '.[$MAIN_EXTRAS]'"
+    "$venv/bin/python" -m pip install -q -e ".[$MAIN_EXTRAS]" || die "pip install into $venv failed"
+    printf '%s\n' "$want" >"$venv/.bootstrap-stamp"
+    log "$venv ready ($("$venv/bin/python" --version 2>&1))"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1c. Node.js: the Node-RED example's function nodes are run in it by the tests
+# ---------------------------------------------------------------------------------------------
+setup_nodejs() {
+  if command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1; then
+    log "Node.js is installed"
+    return 0
+  fi
+  log "Node.js is missing: installing Debian's nodejs (the Node-RED function-node tests run it)"
+  apt_install nodejs
+  command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1 \
+    || die "node still not found after apt-get install nodejs"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1d. A C/C++ compiler and the Python headers for the interpreter of .venv-ha
+# ---------------------------------------------------------------------------------------------
+has_python_headers() {
+  "$1" -c 'import os, sysconfig; raise SystemExit(not os.path.exists(
+    os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null
+}
+
+# Home Assistant's pinned harness needs ciso8601, lru-dict, pymicro-vad and pyspeex-noise, which
+# PyPI has no Python 3.13 wheel of: pip builds them with gcc/g++ against Python.h.
+ensure_build_tools() {
+  local py="$1" ver pkgs=()
+  ver="$(py_version "$py")"
+  command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)
+  command -v g++ >/dev/null 2>&1 || pkgs+=(g++)
+  if ! has_python_headers "$py"; then
+    apt_update_once "python$ver-dev"
+    if apt_has "python$ver-dev"; then
+      pkgs+=("python$ver-dev")
+    else
+      die "$py has no Python.h and apt-get has no python$ver-dev: install Python $ver's headers"
+    fi
+  fi
+  [ "${#pkgs[@]}" -eq 0 ] && return 0
+  log "installing ${pkgs[*]}: pip compiles Home Assistant's harness wheels for Python $ver"
+  apt_install "${pkgs[@]}"
+}
+
+# ---------------------------------------------------------------------------------------------
 # 2. Mosquitto (the integration tests start their own brokers on free loopback ports)
 # ---------------------------------------------------------------------------------------------
 have_mosquitto() { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; }
@@ -359,6 +465,7 @@ setup_ha_venv() {
     fi
     make_venv "$venv" "$py"
   fi
+  ensure_build_tools "$venv/bin/python"
   if [ -f "$venv/.bootstrap-stamp" ]; then
     log "pyproject.toml or the pins changed: updating $venv"
   else
@@ -374,7 +481,9 @@ setup_ha_venv() {
 started=$SECONDS
 setup_main_venv
 if [ "$MAIN_ONLY" -eq 0 ]; then
+  setup_suite_venvs
   setup_mosquitto
+  setup_nodejs
   setup_ha_venv
 fi
 log "done in $((SECONDS - started)) s"

@@ -65,7 +65,20 @@ def config_warnings(config: BridgeConfig) -> list[str]:
     if config.frigate.enabled:
         defaults = config.processing.camera_defaults
         warnings += _settings_warnings("processing", defaults, config)
+    warnings += _install_warnings(config)
     return list(dict.fromkeys(warnings))
+
+
+def _install_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about features that are on but that this installation cannot serve."""
+    from bridge.annotate import pillow_available
+
+    if config.publish.annotated_snapshot and not pillow_available():
+        return [
+            "publish.annotated_snapshot is on but Pillow is not installed, so no annotated "
+            "snapshot will be published: pip install Pillow (or turn the option off)."
+        ]
+    return []
 
 
 def _api_warnings(config: BridgeConfig) -> list[str]:

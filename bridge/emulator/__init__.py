@@ -1,9 +1,9 @@
 """An emulator of the eConnect Identities engine, for tests, the demo and the benchmarks.
 
 It is a real HTTP(S) server on loopback that follows the vendor's contract
-(``shared/api/``) and recognises "faces" in real JPEG/PNG/WebP bytes by a documented colour
-convention (see :mod:`bridge.emulator.faces` and docs/emulator.md). Needs Pillow (extra
-``emulator``).
+(its "Publish With Response" and "Publish (Fire-and-Forget)" pages) and recognises "faces" in
+real JPEG/PNG/WebP bytes by a documented colour convention (see :mod:`bridge.emulator.faces` and
+docs/emulator.md). Needs Pillow, a dependency of the bridge.
 """
 
 from bridge.emulator.faults import Faults, FaultSettings

@@ -165,3 +165,54 @@ def test_emulator_command_takes_its_own_options(free_port: Any) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_demo_without_its_broker_says_the_install_command_in_one_line() -> None:
+    # A plain `pip install .` has no amqtt: hide it as such an install would.
+    hidden = (
+        "import sys, runpy; sys.modules['amqtt'] = None; sys.argv = ['econnect-bridge', 'demo']"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"{hidden}; runpy.run_module('bridge', run_name='__main__')"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "pip install 'econnect-bridge[demo]'" in line
+
+
+def test_emulator_and_annotation_need_no_extra() -> None:
+    # Pillow is a dependency of the bridge itself: the emulator and annotated snapshots work
+    # after a plain install (the packaging test checks pyproject.toml says so).
+    from bridge.annotate import annotate, pillow_available
+    from bridge.emulator.imagegen import make_snapshot
+
+    assert pillow_available()
+    assert annotate(make_snapshot(), [])[:2] == b"\xff\xd8"  # a JPEG came back
+
+
+def test_check_config_warns_when_annotation_cannot_be_served(tmp_path: Path) -> None:
+    text = base_config("http://127.0.0.1:9", 1883, "publish:\n  annotated_snapshot: true\n")
+    path = write_config(tmp_path / "config.yaml", text)
+    hidden = "import sys, runpy; sys.modules['PIL'] = None"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{hidden}; sys.argv = ['x', 'check-config', '-c', {str(path)!r}]; "
+            "runpy.run_module('bridge', run_name='__main__')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert (
+        "publish.annotated_snapshot is on but Pillow is not installed" in done.stdout + done.stderr
+    )

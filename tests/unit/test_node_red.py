@@ -2,8 +2,8 @@
 
 Node-RED imports an array of node objects; a wire to a missing id, an `mqtt in` node without a
 broker, or a topic the bridge never publishes would import fine and then silently do nothing.
-The function nodes are run in Node.js (when installed) on payloads made by the bridge's own
-event builders, so a renamed field breaks this test rather than a user's flow.
+The function nodes are run in Node.js (a missing Node.js fails the test) on payloads made by the
+bridge's own event builders, so a renamed field breaks this test rather than a user's flow.
 """
 
 from __future__ import annotations
@@ -142,8 +142,10 @@ process.stdout.write(JSON.stringify(run({topic: input.topic, payload: input.payl
 
 def run_function(name: str, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
     node_js = shutil.which("node") or shutil.which("nodejs")
-    if node_js is None:
-        pytest.skip("Node.js is not installed: the function nodes cannot be run")
+    assert node_js is not None, (
+        "Node.js is not installed: the function nodes cannot be run "
+        "(scripts/bootstrap.sh installs Debian's nodejs package)"
+    )
     stdin = json.dumps({"func": node(name)["func"], "topic": topic, "payload": payload})
     done = subprocess.run(
         [node_js, "-e", _RUNNER],
