@@ -33,11 +33,14 @@ from bridge.app import engine_client, mqtt_settings
 from bridge.config.model import BridgeConfig
 from bridge.econnect.client import EconnectClient
 from bridge.econnect.errors import (
+    STRICT_TLS_DOCS,
     EconnectAuthenticationError,
     EconnectConnectionError,
     EconnectError,
     EconnectPermissionError,
+    EconnectStrictTLSError,
     EconnectTLSError,
+    strict_tls_advice,
 )
 from bridge.econnect.models import PublishOptions
 from bridge.mqtt import MqttSettings, apply_credentials
@@ -177,6 +180,9 @@ def _connect_fix(settings: MqttSettings, err: BaseException | ReasonCode) -> str
             )
         return "see the broker's log for why it refused the connection"
     if isinstance(err, ssl.SSLError):
+        strict = strict_tls_advice(f"{getattr(err, 'verify_message', '')} {err}")
+        if strict is not None:
+            return f"the broker's CA is trusted, but its certificates must change: {strict}"
         return "set mqtt.tls.ca_file to the CA that signed the broker's certificate"
     if isinstance(err, socket.gaierror):
         return f"the host name does not resolve: check {where}"
@@ -358,6 +364,12 @@ def check_broker(config: BridgeConfig, options: DoctorOptions) -> list[Finding]:
 
 
 def _engine_fix(err: EconnectError) -> str:
+    if isinstance(err, EconnectStrictTLSError):
+        return (
+            "the engine's CA is trusted, but its certificates must change: re-issue the one the "
+            "message names with the extensions strict verification requires, as "
+            f"{STRICT_TLS_DOCS} shows (api.verify_ssl: false is not the fix)"
+        )
     if isinstance(err, EconnectTLSError):
         return "set api.ca_file to the CA that signed the engine's certificate"
     if isinstance(err, EconnectConnectionError):

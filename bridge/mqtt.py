@@ -24,6 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bridge.econnect.errors import strict_tls_advice
+
 _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
@@ -98,6 +100,12 @@ class MqttSettings:
 def describe_connect_error(err: BaseException | None, settings: MqttSettings) -> str:
     """Explain a failed connection attempt for the log (never shows a password)."""
     if isinstance(err, ssl.SSLCertVerificationError):
+        advice = strict_tls_advice(err.verify_message or str(err))
+        if advice is not None:
+            return (
+                f"the broker's TLS certificate was refused: {advice}. The bridge never falls "
+                "back to unencrypted MQTT"
+            )
         return (
             f"the broker's TLS certificate is not trusted ({err.verify_message}); set "
             "mqtt.tls.ca_file to the CA that signed it. The bridge never falls back to "

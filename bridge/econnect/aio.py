@@ -20,8 +20,7 @@ from bridge.econnect.errors import (
     EconnectConnectionError,
     EconnectProtocolError,
     EconnectTimeoutError,
-    EconnectTLSError,
-    tls_hint,
+    tls_error,
 )
 from bridge.econnect.flows import (
     NeedToken,
@@ -159,9 +158,9 @@ class AsyncEconnectClient:
                 body = await _read_bounded(response)
                 return HttpResponse(response.status, body, dict(response.headers))
         except aiohttp.ClientConnectorCertificateError as err:
-            raise EconnectTLSError(tls_hint(str(err.certificate_error))) from err
+            raise tls_error(str(err.certificate_error)) from err
         except aiohttp.ClientSSLError as err:
-            raise EconnectTLSError(tls_hint(str(err))) from err
+            raise tls_error(str(err)) from err
         except TimeoutError as err:
             msg = f"The engine at {self.base_url} did not answer in time"
             raise EconnectTimeoutError(msg) from err

@@ -24,8 +24,7 @@ from bridge.econnect.errors import (
     EconnectConnectionError,
     EconnectProtocolError,
     EconnectTimeoutError,
-    EconnectTLSError,
-    tls_hint,
+    tls_error,
 )
 from bridge.econnect.flows import NeedToken, Operation, Step, drive, operation_flow, token_flow
 from bridge.econnect.models import Person, PublishOptions, RecognitionResult, Tag
@@ -181,7 +180,7 @@ class EconnectClient:
                 body = _read_bounded(response, deadline=time.monotonic() + sum(self._timeout))
                 return HttpResponse(response.status_code, body, dict(response.headers))
         except requests.exceptions.SSLError as err:
-            raise EconnectTLSError(tls_hint(_short(err))) from err
+            raise tls_error(_short(err)) from err
         except requests.exceptions.Timeout as err:
             msg = f"The engine at {self.base_url} did not answer within {self._timeout[1]:g} s"
             raise EconnectTimeoutError(msg) from err

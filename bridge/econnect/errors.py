@@ -5,6 +5,7 @@ EconnectError
 ├── EconnectConnectionError          cannot reach the engine
 │   ├── EconnectTimeoutError         connect or read timeout
 │   └── EconnectTLSError             certificate not trusted (says how to set ca_file)
+│       └── EconnectStrictTLSError   CA trusted, but strict checks refuse (says what to re-issue)
 └── EconnectResponseError            the engine answered, but not with success (.status)
     ├── EconnectBadRequestError      400, with the server's message
     ├── EconnectAuthenticationError  401 after one re-authentication
@@ -19,7 +20,13 @@ Messages never contain a password, a token or image bytes.
 
 from __future__ import annotations
 
+from typing import Final
+
 FACE_PUBLISHING = "Face Publishing"
+
+#: The section of docs/security.md with the openssl commands for certificates that strict
+#: verification accepts; every strictness message points there.
+STRICT_TLS_DOCS: Final = "docs/security.md#strict-tls"
 
 
 class EconnectError(Exception):
@@ -45,6 +52,14 @@ class EconnectTLSError(EconnectConnectionError):
     """The engine's certificate failed verification."""
 
     code = "tls_error"
+
+
+class EconnectStrictTLSError(EconnectTLSError):
+    """The CA is trusted, but a certificate lacks what strict (RFC 5280) verification requires.
+
+    Its own class because the fix is different: the CA is already trusted, the certificates
+    must be re-issued. The code stays `tls_error`, so error events keep their published codes.
+    """
 
 
 class EconnectResponseError(EconnectError):
@@ -86,6 +101,124 @@ class EconnectProtocolError(EconnectResponseError):
     """The engine answered success with a body that does not follow the contract."""
 
     code = "bad_response"
+
+
+#: OpenSSL's words for each check that strict verification (X509_V_FLAG_X509_STRICT, which
+#: Python 3.13 sets in `ssl.create_default_context`) adds, and what each means for the person
+#: who made the certificates, with the openssl setting that fixes it.
+STRICT_FAULTS: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "Missing Authority Key Identifier",
+        "the server's certificate (or an intermediate CA's) has no Authority Key Identifier with "
+        "a key id (authorityKeyIdentifier=keyid:always); a CA without a Subject Key Identifier "
+        "cannot give its certificates one",
+    ),
+    (
+        "Missing Subject Key Identifier",
+        "the CA certificate has no Subject Key Identifier (subjectKeyIdentifier=hash)",
+    ),
+    (
+        "Basic Constraints of CA cert not marked critical",
+        "the CA certificate's Basic Constraints are not marked critical "
+        "(basicConstraints=critical,CA:TRUE)",
+    ),
+    (
+        "CA cert does not include key usage extension",
+        "the CA certificate has no Key Usage extension (keyUsage=critical,keyCertSign,cRLSign)",
+    ),
+    (
+        "Empty Subject Alternative Name extension",
+        "the server's certificate has an empty Subject Alternative Name "
+        "(subjectAltName=DNS:<host name>,IP:<address>)",
+    ),
+    (
+        "Subject empty and Subject Alt Name extension not critical",
+        "a certificate has an empty subject and a Subject Alternative Name not marked critical",
+    ),
+    (
+        "Authority Key Identifier marked critical",
+        "a certificate marks its Authority Key Identifier critical, which RFC 5280 forbids",
+    ),
+    (
+        "Subject Key Identifier marked critical",
+        "a certificate marks its Subject Key Identifier critical, which RFC 5280 forbids",
+    ),
+    (
+        "Path length invalid for non-CA cert",
+        "the server's certificate sets a path length although it is not a CA "
+        "(basicConstraints=critical,CA:FALSE)",
+    ),
+    (
+        "Path length given without key usage keyCertSign",
+        "the CA certificate sets a path length but its Key Usage lacks keyCertSign",
+    ),
+    (
+        "Key usage keyCertSign invalid for non-CA cert",
+        "the server's certificate has keyCertSign in its Key Usage although it is not a CA",
+    ),
+    ("Issuer name empty", "a certificate has an empty issuer name"),
+    ("Subject name empty", "a certificate (the CA's, or one without a SAN) has an empty subject"),
+    (
+        "Using cert extension requires at least X509v3",
+        "a certificate is X.509 version 1 but carries extensions",
+    ),
+    (
+        "Certificate public key has explicit ECC parameters",
+        "a certificate's EC key has explicit curve parameters instead of a named curve",
+    ),
+    (
+        "cert info signature and signature algorithm mismatch",
+        "a certificate names two different signature algorithms",
+    ),
+)
+
+
+def strict_tls_advice(text: str) -> str | None:
+    """Explain a certificate refused by strict verification, or return None for other failures.
+
+    Python 3.13 refuses certificates that 3.11 and curl accept, although the CA is trusted:
+    advice to set the CA file would send the user in circles, so this names the missing
+    extension and the re-issue recipe. It never suggests turning verification off.
+
+    Args:
+        text: An SSL error's text (however deeply a library nested it) or
+            `ssl.SSLCertVerificationError.verify_message`.
+
+    Returns:
+        One paragraph for the log, starting with OpenSSL's reason; None when the failure is
+        not one of the checks strict verification adds (an untrusted CA, an expired
+        certificate, a wrong host name).
+    """
+    lowered = text.lower()
+    for reason, fault in STRICT_FAULTS:
+        if reason.lower() in lowered:
+            return (
+                f"certificate verify failed: {reason}. Python 3.13 and later verify certificates "
+                f"strictly (RFC 5280, VERIFY_X509_STRICT), and {fault}. Python 3.11 and curl "
+                "accept such certificates, but verification is never relaxed to accept them. "
+                "Fix: re-issue the certificate(s) named above with the openssl commands in "
+                f"{STRICT_TLS_DOCS}"
+            )
+    return None
+
+
+def tls_error(detail: str) -> EconnectTLSError:
+    """Return the error for an engine certificate that failed verification, with its fix.
+
+    The one place both drivers turn an SSL failure into ours, so the requests and aiohttp
+    paths give the same advice.
+
+    Args:
+        detail: The transport's description of the failure.
+
+    Returns:
+        An `EconnectStrictTLSError` naming what to re-issue when strict checks refused the
+        certificate, else an `EconnectTLSError` saying how to trust a private CA.
+    """
+    advice = strict_tls_advice(detail)
+    if advice is None:
+        return EconnectTLSError(tls_hint(detail))
+    return EconnectStrictTLSError(f"The engine's TLS certificate was refused: {advice}")
 
 
 def tls_hint(detail: str) -> str:

@@ -25,6 +25,7 @@ from bridge.econnect import (
     EconnectPermissionError,
     EconnectTLSError,
 )
+from bridge.econnect.errors import EconnectStrictTLSError
 
 from .const import (
     CONF_CA_FILE,
@@ -94,6 +95,10 @@ async def _async_validate_input(
         return {CONF_CA_FILE: "invalid_ca_file"}, None
     try:
         await client.authenticate()
+    except EconnectStrictTLSError as err:
+        # The form can only say "strict verification"; the log names the missing extension.
+        LOGGER.warning("%s", err)
+        return {"base": "tls_strict"}, None
     except EconnectTLSError:
         return {"base": "tls_error"}, None
     except EconnectAuthenticationError:

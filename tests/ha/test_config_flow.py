@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import certifi
 import pytest
-from conftest import PASSWORD, USERNAME, EmulatorProcess, entry_data
+from conftest import PASSWORD, REPO, USERNAME, EmulatorProcess, entry_data
 from homeassistant import config_entries
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
@@ -19,6 +26,7 @@ from bridge.econnect import (
     EconnectServerError,
     EconnectTLSError,
 )
+from bridge.econnect.errors import tls_error
 from custom_components.econnect_identities.const import (
     CONF_CA_FILE,
     CONF_CAMERAS,
@@ -26,6 +34,7 @@ from custom_components.econnect_identities.const import (
     CONF_MQTT_TOPICS,
     DOMAIN,
 )
+from tests.support.certs import make_certs
 
 AUTHENTICATE = "bridge.econnect.aio.AsyncEconnectClient.authenticate"
 
@@ -98,6 +107,7 @@ async def test_user_flow_errors_then_recovers(
     ("side_effect", "error"),
     [
         (EconnectTLSError("self-signed"), "tls_error"),
+        (tls_error("certificate verify failed: Missing Subject Key Identifier"), "tls_strict"),
         (EconnectPermissionError("no", status=403), "missing_permission"),
         (EconnectServerError("boom", status=500), "engine_error"),
         (RuntimeError("bug"), "unknown"),
@@ -111,6 +121,79 @@ async def test_user_flow_rare_errors(
     with patch(AUTHENTICATE, side_effect=side_effect):
         result = await hass.config_entries.flow.async_configure(flow_id, entry_data(emulator))
     assert result["errors"] == {"base": error}
+
+
+@contextmanager
+def _https_emulator(folder: Path, *, strict: bool) -> Iterator[tuple[str, Path]]:
+    """Serve the emulator over HTTPS in a child process; yield its URL and CA file."""
+    certs = make_certs(folder, strict=strict)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    args = ["--port", str(port), "--certfile", str(certs.cert), "--keyfile", str(certs.key)]
+    code = f"import sys; from bridge.emulator.cli import main; sys.exit(main({args!r}))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"https://127.0.0.1:{port}", certs.ca
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def legacy_https(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[str, Path]]:
+    """An HTTPS engine whose CA has no key identifiers (made before Python 3.13's checks)."""
+    with _https_emulator(tmp_path / "legacy", strict=False) as engine:
+        yield engine
+
+
+@pytest.fixture
+def strict_https(tmp_path: Path, socket_enabled: None) -> Iterator[tuple[str, Path]]:
+    """An HTTPS engine whose CA has every extension strict verification requires."""
+    with _https_emulator(tmp_path / "strict", strict=True) as engine:
+        yield engine
+
+
+def _https_data(url: str, ca_file: Path) -> dict[str, Any]:
+    return {
+        CONF_URL: url,
+        CONF_USERNAME: USERNAME,
+        CONF_PASSWORD: PASSWORD,
+        CONF_VERIFY_SSL: True,
+        CONF_CA_FILE: str(ca_file),
+    }
+
+
+async def test_user_flow_legacy_ca_is_refused_strictly_then_a_fixed_ca_works(
+    hass: HomeAssistant,
+    legacy_https: tuple[str, Path],
+    strict_https: tuple[str, Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant runs Python 3.13 or later, whose strict checks refuse a legacy CA.
+
+    The form shows `tls_strict` (not the "give the CA file" error: it was given), and the log
+    names the missing extension and the recipe; a CA with the extensions is then accepted.
+    """
+    assert sys.version_info >= (3, 13), "Home Assistant's Python verifies strictly"
+    flow_id = await _start_user(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, _https_data(*legacy_https))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "tls_strict"}
+    assert "Missing Authority Key Identifier" in caplog.text
+    assert "docs/security.md#strict-tls" in caplog.text
+    result = await hass.config_entries.flow.async_configure(flow_id, _https_data(*strict_https))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_URL] == strict_https[0]
 
 
 async def test_same_server_and_account_only_once(

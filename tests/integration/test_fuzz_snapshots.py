@@ -214,6 +214,6 @@ homeassistant:
     assert sum(error_codes.values()) == errors
     assert len(events) == processed
     assert error_codes["too_large"] >= 1
-    assert error_codes["bad_payload"] >= 1  # the deeply nested JSON
+    assert error_codes["bad_json"] >= 1  # the deeply nested JSON among them
     assert figure["rss_growth_kib"] < 40_000, figure  # flat: no per-message leak
     passed(figures)
