@@ -16,6 +16,7 @@ WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
 COPY bridge ./bridge
+COPY core ./core
 # The base install brings Pillow, which publish.annotated_snapshot needs.
 RUN pip wheel --wheel-dir /wheels "."
 
@@ -34,7 +35,7 @@ USER 10001:10001
 # its port from the configuration and reports healthy with a note when it is turned off.
 EXPOSE 8099
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "bridge.health", "-c", "/config/config.yaml"]
+    CMD ["python", "-m", "econnect_bridge.health", "-c", "/config/config.yaml"]
 # SIGTERM lets in-flight recognitions finish and publishes `offline` (docker stop waits 10 s).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["econnect-bridge"]

@@ -21,10 +21,10 @@ import time
 from collections import deque
 from typing import Any
 
-from bridge.emulator import Emulator
-from bridge.emulator.handler import Handler
-from bridge.emulator.server import EmulatorHTTPServer
-from bridge.emulator.stats import Stats
+from econnect_bridge.emulator import Emulator
+from econnect_bridge.emulator.handler import Handler
+from econnect_bridge.emulator.server import EmulatorHTTPServer
+from econnect_bridge.emulator.stats import Stats
 
 #: Service times kept for the statistics (a 60 s overload run makes ~12,000).
 MAX_SERVICE_SAMPLES = 50_000

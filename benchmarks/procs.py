@@ -148,12 +148,12 @@ def python_child(name: str, args: list[str], log_path: Path, *, wait_line: str) 
 def bridge_child(config_path: Path, log_path: Path) -> Child:
     """Start the bridge exactly as a user does: `econnect-bridge run -c FILE`.
 
-    `python -m bridge` is the same entry point as the `econnect-bridge` script and does not
+    `python -m econnect_bridge` is the same entry point as the `econnect-bridge` script and does not
     depend on the venv's bin directory being on PATH.
     """
     return Child(
         "bridge",
-        [sys.executable, "-m", "bridge", "run", "-c", str(config_path)],
+        [sys.executable, "-m", "econnect_bridge", "run", "-c", str(config_path)],
         log_path,
         wait_line="",
     )

@@ -9,7 +9,7 @@ It starts a real Mosquitto on a free loopback port and the engine emulator (fixe
 call, finite capacity) in their own processes, then measures, each in its own scenario:
 
 * ceiling: a pooled HTTP client sending the same images with the same concurrency, no MQTT;
-* bridge: `python -m bridge run -c FILE` (a separate process, real configuration) fed by a
+* bridge: `python -m econnect_bridge run -c FILE` (a separate process, real configuration) fed by a
   load generator publishing real JPEG snapshots from many cameras, at saturation, at half of
   saturation with 50 cameras, in overload (twice what the engine serves) and with 1 MB images;
 * naive: one paho subscriber posting each image on a fresh HTTP connection, one at a time.
@@ -114,7 +114,7 @@ class Bench:
 
     def start(self) -> None:
         """Make the images, start Mosquitto, the engine, the publisher and the collector."""
-        from bridge.emulator import make_snapshot_of_size
+        from econnect_bridge.emulator import make_snapshot_of_size
 
         started = time.monotonic()
         people: list[tuple[str, ...]] = [("jane",), ("bob",), ("unknown",), ("carol",)]

@@ -7,7 +7,7 @@
 # Steps:
 #   bootstrap     scripts/bootstrap.sh: venvs, Mosquitto, Node.js, compiler (quick when done)
 #   lint          ruff check . and ruff format --check .
-#   types         mypy (strict): bridge and tests/support (.venv)
+#   types         mypy (strict): bridge, core and tests/support (.venv)
 #   suite-3.11    pytest tests/unit tests/integration on Python 3.11 (the oldest supported)
 #   suite-3.13    the same on Python 3.13 (Debian 13's Python, and Home Assistant's)
 #   benchmark     benchmarks/run.py --profile short (fails only if it cannot run)
@@ -104,8 +104,8 @@ if wanted lint; then
 fi
 
 if wanted types; then
-  step "mypy bridge tests/support (.venv)"
-  "$BIN/mypy" bridge tests/support || fail "mypy" "fix the type errors above"
+  step "mypy bridge core tests/support (.venv)"
+  "$BIN/mypy" bridge core tests/support || fail "mypy" "fix the type errors above"
   passed "types"
 fi
 

@@ -88,5 +88,5 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., MosquittoBroker]
 
 
 # --- emulator fixtures ---
-# (Added by the emulator's engineer. Import Pillow and bridge.emulator inside the fixtures, not at
-# module level: this file is also loaded by the Home Assistant venv, which has no Pillow.)
+# (Import Pillow and econnect_bridge.emulator inside the fixtures, not at module level: this file
+# is also loaded by the Home Assistant venv.)

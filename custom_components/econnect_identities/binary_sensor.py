@@ -21,8 +21,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.event import async_call_later
 
-from bridge import naming
-from bridge.econnect import RecognitionResult
+from econnect_identities import RecognitionResult, naming
 
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry

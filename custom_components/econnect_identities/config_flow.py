@@ -18,14 +18,14 @@ from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VER
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 
-from bridge.econnect import (
+from econnect_identities import (
     EconnectAuthenticationError,
     EconnectConnectionError,
     EconnectError,
     EconnectPermissionError,
     EconnectTLSError,
 )
-from bridge.econnect.errors import EconnectStrictTLSError
+from econnect_identities.errors import EconnectStrictTLSError
 
 from .const import (
     CONF_CA_FILE,

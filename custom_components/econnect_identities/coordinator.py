@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from bridge.econnect import EconnectAuthenticationError, EconnectError
+from econnect_identities import EconnectAuthenticationError, EconnectError
 
 from .const import DOMAIN, HEALTH_INTERVAL, LOGGER
 from .helpers import EngineConnection

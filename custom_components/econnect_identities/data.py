@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from homeassistant.config_entries import ConfigEntry
 
-from bridge.econnect.aio import AsyncEconnectClient
+from econnect_identities.aio import AsyncEconnectClient
 
 from .helpers import EngineConnection
 

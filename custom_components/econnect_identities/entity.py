@@ -1,7 +1,8 @@
 """Base entities: naming, devices and unique ids, shared by every platform.
 
-Unique ids come from `bridge.naming` with the entry id as node id: the entry id survives a
-reconfiguration of the URL (which changes the entry's unique id), so entities keep their ids.
+Unique ids come from `econnect_identities.naming` with the entry id as node id: the entry id
+survives a reconfiguration of the URL (which changes the entry's unique id), so entities keep
+their ids.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from bridge import naming
+from econnect_identities import naming
 
 from .const import DOMAIN
 from .coordinator import EconnectHealthCoordinator

@@ -6,7 +6,7 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from bridge import naming
+from econnect_identities import naming
 
 from .data import EconnectConfigEntry
 from .entity import EconnectSourceEntity

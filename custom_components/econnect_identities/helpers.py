@@ -13,8 +13,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from bridge.econnect import EconnectError
-from bridge.econnect.aio import AsyncEconnectClient, build_ssl_context
+from econnect_identities import EconnectError
+from econnect_identities.aio import AsyncEconnectClient, build_ssl_context
 
 from .const import CONF_CA_FILE, CONNECT_TIMEOUT, DOMAIN, REQUEST_TIMEOUT
 

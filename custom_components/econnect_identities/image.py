@@ -6,7 +6,7 @@ from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from bridge import naming
+from econnect_identities import naming
 
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.econnect import PublishOptions
+from econnect_identities import PublishOptions
 
 from .const import (
     CONF_CAMERAS,
@@ -27,7 +27,7 @@ from .const import (
     DEFAULT_PRESENCE_TIME,
 )
 
-# Option section → the event schema's person fields (bridge.events.PERSON_FIELDS).
+# Option section → the event schema's person fields (econnect_identities.events.PERSON_FIELDS).
 _SECTION_FIELDS = {
     "names": ("aliases",),
     "tags": ("tags",),

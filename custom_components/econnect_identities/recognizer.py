@@ -18,9 +18,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 from homeassistant.util.signal_type import SignalType
 
-from bridge.annotate import annotate
-from bridge.cooldown import Cooldown
-from bridge.econnect import (
+from econnect_identities import (
     DetectedFace,
     EconnectAuthenticationError,
     EconnectConnectionError,
@@ -28,8 +26,10 @@ from bridge.econnect import (
     EconnectPermissionError,
     RecognitionResult,
 )
-from bridge.econnect.aio import AsyncEconnectClient
-from bridge.events import Sighting, recognition_event
+from econnect_identities.aio import AsyncEconnectClient
+from econnect_identities.annotate import annotate
+from econnect_identities.cooldown import Cooldown
+from econnect_identities.events import Sighting, recognition_event
 
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator

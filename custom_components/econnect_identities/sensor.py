@@ -17,8 +17,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from bridge import naming
-from bridge.events import utc_iso
+from econnect_identities import naming
+from econnect_identities.events import utc_iso
 
 from .coordinator import HealthData
 from .data import EconnectConfigEntry

@@ -42,7 +42,7 @@ from custom_components.econnect_identities.const import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "bridge" / "emulator" / "samples"
+SAMPLES = REPO / "bridge" / "econnect_bridge" / "emulator" / "samples"
 USERNAME = "bridge"
 PASSWORD = "bridge-password"
 
@@ -68,7 +68,7 @@ class EmulatorProcess:
 
     def start(self) -> None:
         code = (
-            "import sys; from bridge.emulator.cli import main; "
+            "import sys; from econnect_bridge.emulator.cli import main; "
             f"sys.exit(main(['--host', '127.0.0.1', '--port', '{self.port}']))"
         )
         self._process = subprocess.Popen(

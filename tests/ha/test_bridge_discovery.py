@@ -1,9 +1,10 @@
 """The bridge's real discovery and state payloads, fed to Home Assistant's own MQTT integration.
 
-Nothing here is hand-written MQTT: every config comes from `bridge.discovery`, every state from
-`bridge.states` and every event from `bridge.events`, so a key Home Assistant does not accept,
-a template it cannot render or a deprecation it logs fails this test on the version under test
-(2025.4.4 in the harness venv, the newest release in the `ha-newest` chroot).
+Nothing here is hand-written MQTT: every config comes from `econnect_bridge.discovery`, every
+state from `econnect_bridge.states` and every event from `econnect_identities.events`, so a key
+Home Assistant does not accept, a template it cannot render or a deprecation it logs fails this
+test on the version under test (2025.4.4 in the harness venv, the newest release in the
+`ha-newest` chroot).
 """
 
 from __future__ import annotations
@@ -14,16 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
-
-from bridge.discovery import DiscoveryContext, DiscoveryMessage, discovery_messages
-from bridge.econnect.models import BoundingBox, DetectedFace, Person, PersonTag, RecognitionResult
-from bridge.events import Sighting, recognition_event
-from bridge.states import (
+from econnect_bridge.discovery import DiscoveryContext, DiscoveryMessage, discovery_messages
+from econnect_bridge.states import (
     CameraState,
     HealthState,
     SubjectState,
@@ -33,6 +26,19 @@ from bridge.states import (
     encode,
     subject_state_payload,
 )
+from econnect_identities.events import Sighting, recognition_event
+from econnect_identities.models import (
+    BoundingBox,
+    DetectedFace,
+    Person,
+    PersonTag,
+    RecognitionResult,
+)
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 CTX = DiscoveryContext(
     cameras=("front_door", "Entrée principale", "Garage 🚗"),

@@ -15,18 +15,18 @@ from unittest.mock import patch
 import certifi
 import pytest
 from conftest import PASSWORD, REPO, USERNAME, EmulatorProcess, entry_data
+from econnect_identities import (
+    EconnectPermissionError,
+    EconnectServerError,
+    EconnectTLSError,
+)
+from econnect_identities.errors import tls_error
 from homeassistant import config_entries
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from bridge.econnect import (
-    EconnectPermissionError,
-    EconnectServerError,
-    EconnectTLSError,
-)
-from bridge.econnect.errors import tls_error
 from custom_components.econnect_identities.const import (
     CONF_CA_FILE,
     CONF_CAMERAS,
@@ -36,7 +36,7 @@ from custom_components.econnect_identities.const import (
 )
 from tests.support.certs import make_certs
 
-AUTHENTICATE = "bridge.econnect.aio.AsyncEconnectClient.authenticate"
+AUTHENTICATE = "econnect_identities.aio.AsyncEconnectClient.authenticate"
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +131,7 @@ def _https_emulator(folder: Path, *, strict: bool) -> Iterator[tuple[str, Path]]
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     args = ["--port", str(port), "--certfile", str(certs.cert), "--keyfile", str(certs.key)]
-    code = f"import sys; from bridge.emulator.cli import main; sys.exit(main({args!r}))"
+    code = f"import sys; from econnect_bridge.emulator.cli import main; sys.exit(main({args!r}))"
     process = subprocess.Popen(
         [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -206,7 +206,7 @@ async def test_latency_sensor_disabled_by_default(
 
 
 async def test_names_match_the_bridge(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
-    """Unique ids come from bridge.naming with the entry id as node id."""
+    """Unique ids come from econnect_identities.naming with the entry id as node id."""
     registry = er.async_get(hass)
     node = loaded_entry.entry_id.lower()
     assert (

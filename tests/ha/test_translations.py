@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from econnect_identities import errors, naming
 
-from bridge import naming
-from bridge.econnect import errors
 from custom_components.econnect_identities import (
     binary_sensor,
     event,

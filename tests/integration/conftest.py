@@ -17,7 +17,7 @@ from tests.support.mosquitto import MosquittoBroker
 @pytest.fixture
 def emulator() -> Iterator[Any]:
     """A fresh emulator with the sample gallery, on a free loopback port."""
-    from bridge.emulator import Emulator, load_gallery, sample_gallery_path
+    from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
 
     emu = Emulator(gallery=load_gallery(sample_gallery_path()), host="127.0.0.1", port=0)
     emu.start()

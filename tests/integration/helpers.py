@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from econnect_bridge.app import BridgeApp
+from econnect_bridge.config import load_config
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bridge.app import BridgeApp
-from bridge.config import load_config
-
-SAMPLES = Path(__file__).resolve().parents[2] / "bridge" / "emulator" / "samples"
+SAMPLES = (
+    Path(__file__).resolve().parents[2] / "bridge" / "econnect_bridge" / "emulator" / "samples"
+)
 
 
 def sample(name: str) -> bytes:

@@ -157,10 +157,10 @@ def wait_until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
 
 
 def bridge_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """Start `python -m bridge run -c config` with its output in `log`."""
+    """Start `python -m econnect_bridge run -c config` with its output in `log`."""
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+        [sys.executable, "-m", "econnect_bridge", "run", "-c", str(config)],
         cwd=ROOT,
         stdout=out,
         stderr=subprocess.STDOUT,

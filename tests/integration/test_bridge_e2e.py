@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from econnect_bridge.states import Topics
+from econnect_identities.schemas import validate_payload
 
-from bridge.schemas import validate_payload
-from bridge.states import Topics
 from tests.integration.helpers import (
     Probe,
     Received,
@@ -294,7 +294,7 @@ def test_kill_9_makes_the_broker_publish_offline(
 ) -> None:
     config = config_file(tmp_path, emulator, mosquitto)
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+        [sys.executable, "-m", "econnect_bridge", "run", "-c", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -318,7 +318,7 @@ def test_sigterm_publishes_offline_and_exits_0(
 ) -> None:
     config = config_file(tmp_path, emulator, mosquitto)
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "run", "-c", str(config)],
+        [sys.executable, "-m", "econnect_bridge", "run", "-c", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

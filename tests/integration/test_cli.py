@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
+        [sys.executable, "-m", "econnect_bridge", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -96,7 +96,7 @@ def test_recognize_without_password_and_terminal_says_what_to_do(emulator: Any) 
         [
             sys.executable,
             "-m",
-            "bridge",
+            "econnect_bridge",
             "recognize",
             "x.jpg",
             "--url",
@@ -140,7 +140,16 @@ def test_run_with_a_broken_config_exits_2_without_traceback(tmp_path: Path) -> N
 def test_emulator_command_takes_its_own_options(free_port: Any) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "emulator", "--port", str(port), "--latency-ms", "5"],
+        [
+            sys.executable,
+            "-m",
+            "econnect_bridge",
+            "emulator",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -173,7 +182,11 @@ def test_demo_without_its_broker_says_the_install_command_in_one_line() -> None:
         "import sys, runpy; sys.modules['amqtt'] = None; sys.argv = ['econnect-bridge', 'demo']"
     )
     done = subprocess.run(
-        [sys.executable, "-c", f"{hidden}; runpy.run_module('bridge', run_name='__main__')"],
+        [
+            sys.executable,
+            "-c",
+            f"{hidden}; runpy.run_module('econnect_bridge', run_name='__main__')",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -189,8 +202,8 @@ def test_demo_without_its_broker_says_the_install_command_in_one_line() -> None:
 def test_emulator_and_annotation_need_no_extra() -> None:
     # Pillow is a dependency of the bridge itself: the emulator and annotated snapshots work
     # after a plain install (the packaging test checks pyproject.toml says so).
-    from bridge.annotate import annotate, pillow_available
-    from bridge.emulator.imagegen import make_snapshot
+    from econnect_bridge.emulator.imagegen import make_snapshot
+    from econnect_identities.annotate import annotate, pillow_available
 
     assert pillow_available()
     assert annotate(make_snapshot(), [])[:2] == b"\xff\xd8"  # a JPEG came back
@@ -205,7 +218,7 @@ def test_check_config_warns_when_annotation_cannot_be_served(tmp_path: Path) -> 
             sys.executable,
             "-c",
             f"{hidden}; sys.argv = ['x', 'check-config', '-c', {str(path)!r}]; "
-            "runpy.run_module('bridge', run_name='__main__')",
+            "runpy.run_module('econnect_bridge', run_name='__main__')",
         ],
         capture_output=True,
         text=True,

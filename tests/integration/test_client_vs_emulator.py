@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from bridge.econnect.client import EconnectClient
-from bridge.econnect.errors import (
+from econnect_bridge.client import EconnectClient
+from econnect_identities.errors import (
     EconnectAuthenticationError,
     EconnectBadRequestError,
     EconnectConnectionError,
@@ -20,7 +19,8 @@ from bridge.econnect.errors import (
     EconnectTimeoutError,
     EconnectTLSError,
 )
-from bridge.econnect.models import PublishOptions
+from econnect_identities.models import PublishOptions
+
 from tests.integration.helpers import sample
 from tests.support.certs import make_certs
 
@@ -139,8 +139,8 @@ def test_bad_request_carries_the_server_message(client: EconnectClient) -> None:
 
 
 def _empty_image_operation() -> Any:
-    from bridge.econnect import protocol
-    from bridge.econnect.flows import Operation
+    from econnect_identities import protocol
+    from econnect_identities.flows import Operation
 
     def build(token: str) -> Any:
         return protocol.HttpRequest(
@@ -178,7 +178,7 @@ def test_timeout_and_unreachable(emulator: Any) -> None:
 
 def test_one_second_tokens_from_many_threads() -> None:
     """Hundreds of calls over tokens that expire every second: no failure, renewals counted."""
-    from bridge.emulator import Emulator
+    from econnect_bridge.emulator import Emulator
 
     emulator = Emulator(token_lifetime=1).start()
     emulator.faults.update(latency_ms=60)  # 40 calls x 60 ms: each thread spans ~2.5 s
@@ -213,7 +213,7 @@ def test_one_second_tokens_from_many_threads() -> None:
 
 
 def test_self_signed_https_needs_the_ca_file(tmp_path: Path) -> None:
-    from bridge.emulator import Emulator, load_gallery, sample_gallery_path
+    from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
 
     certs = make_certs(tmp_path)
     emu = Emulator(

@@ -11,10 +11,9 @@ from typing import Any
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
-
-from bridge.cli import main
-from bridge.config import load_config
-from bridge.doctor import (
+from econnect_bridge.cli import main
+from econnect_bridge.config import load_config
+from econnect_bridge.doctor import (
     NO_FACE_PNG,
     DoctorOptions,
     Finding,
@@ -23,6 +22,7 @@ from bridge.doctor import (
     run_doctor,
     valid_filter,
 )
+
 from tests.support.mosquitto import MosquittoBroker, free_port
 
 FAST = DoctorOptions(listen=0.5)
@@ -81,7 +81,7 @@ def by_check(findings: list[Finding]) -> dict[str, Finding]:
 
 def test_the_built_in_image_is_a_png_without_a_face() -> None:
     assert NO_FACE_PNG.startswith(b"\x89PNG\r\n\x1a\n")
-    from bridge.emulator.faces import analyse
+    from econnect_bridge.emulator.faces import analyse
 
     analysis = analyse(NO_FACE_PNG)
     assert analysis.decoded

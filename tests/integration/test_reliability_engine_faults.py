@@ -111,7 +111,7 @@ def test_tokens_expiring_every_second_and_a_password_change(
     figures: dict[str, Any],
 ) -> None:
     """1 s tokens keep working; a changed password gives clear errors, no login storm."""
-    from bridge.emulator import Emulator
+    from econnect_bridge.emulator import Emulator
 
     with Emulator(token_lifetime=1.0) as emu:
         api = "  timeout: 2\n  circuit_threshold: 100\n"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from econnect_identities.naming import slugify
 
-from bridge.naming import slugify
 from tests.integration.helpers import base_config, running_bridge, sample, write_config
 from tests.integration.reliability import (
     PersistentProbe,
@@ -77,10 +77,10 @@ def test_mqtt_tls_verified_by_default_and_refused_with_a_wrong_ca(
         probe.publish(FRONT, sample("jane.jpg"))
         assert wait_until(lambda: probe.on("econnect/events"), 10)
 
-    from bridge.app import BridgeApp
-    from bridge.config import load_config
+    from econnect_bridge.app import BridgeApp
+    from econnect_bridge.config import load_config
 
-    caplog.set_level(logging.ERROR, logger="bridge.mqtt")
+    caplog.set_level(logging.ERROR, logger="econnect_bridge.mqtt")
     bad = BridgeApp(load_config(config(other.ca, "bad.yaml")))
     bad.mqtt.start()
     try:
@@ -140,8 +140,8 @@ def test_broker_users_and_acl_least_privilege(
         assert wait_until(lambda: ha.on("econnect/events"), 10)
         assert wait_until(lambda: any(m[0].startswith("homeassistant/") for m in ha.messages), 5)
         assert app.mqtt.last_connect_error is None
-    from bridge.app import BridgeApp
-    from bridge.config import load_config
+    from econnect_bridge.app import BridgeApp
+    from econnect_bridge.config import load_config
 
     wrong = write_config(tmp_path / "wrong.yaml", text.replace(USERS["bridge"], "not-it"))
     bad = BridgeApp(load_config(wrong))
@@ -173,7 +173,7 @@ def test_engine_over_https_with_private_ca_and_verify_off_warning(
     figures: dict[str, Any],
 ) -> None:
     """The engine on HTTPS signed by a private CA (api.ca_file); verify_ssl: false warns."""
-    from bridge.emulator import Emulator
+    from econnect_bridge.emulator import Emulator
 
     certs = make_certs(tmp_path / "certs")
     probe = PersistentProbe(mosquitto.host, mosquitto.port, ("econnect/#",), "https-probe")
@@ -185,7 +185,7 @@ def test_engine_over_https_with_private_ca_and_verify_off_warning(
         with running_bridge(write_config(tmp_path / "https.yaml", text)):
             probe.publish(FRONT, sample("jane.jpg"))
             assert wait_until(lambda: probe.on("econnect/events"), 10)
-        caplog.set_level(logging.WARNING, logger="bridge.econnect.client")
+        caplog.set_level(logging.WARNING, logger="econnect_bridge.client")
         insecure = text.replace(f"  ca_file: {certs.ca}\n", "  verify_ssl: false\n")
         with running_bridge(write_config(tmp_path / "insecure.yaml", insecure)):
             probe.publish(FRONT, sample("bob.png"))
@@ -305,7 +305,7 @@ def test_names_from_topics_and_the_engine_cannot_inject_topics_or_ids(
     figures: dict[str, Any],
 ) -> None:
     """Hostile camera names on a `{camera}` topic and hostile person/tag names from the engine."""
-    from bridge.emulator import Emulator, load_gallery, sample_gallery_path
+    from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
 
     gallery_dir = tmp_path / "gallery"
     shutil.copytree(sample_gallery_path().parent, gallery_dir)

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from econnect_bridge.client import EconnectClient
+from econnect_bridge.config import load_config
+from econnect_bridge.doctor import DoctorOptions, check_engine
+from econnect_bridge.emulator import Emulator
+from econnect_identities.aio import AsyncEconnectClient, build_ssl_context
+from econnect_identities.errors import STRICT_TLS_DOCS, EconnectStrictTLSError
+from econnect_identities.models import PublishOptions
 
-from bridge.config import load_config
-from bridge.doctor import DoctorOptions, check_engine
-from bridge.econnect.aio import AsyncEconnectClient, build_ssl_context
-from bridge.econnect.client import EconnectClient
-from bridge.econnect.errors import STRICT_TLS_DOCS, EconnectStrictTLSError
-from bridge.econnect.models import PublishOptions
-from bridge.emulator import Emulator
 from tests.integration.helpers import sample
 from tests.support.certs import make_legacy_certs
 

@@ -7,8 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from bridge.config import (
+from econnect_bridge.config import (
     BridgeConfig,
     CameraSettings,
     ConfigError,
@@ -19,10 +18,10 @@ from bridge.config import (
     load_config,
     schema_reference_markdown,
 )
-from bridge.config.reference import MARKER, render_document
-from bridge.config.schema import OVERRIDABLE, ROOT
-from bridge.config.validators import ListOf, Option, Section, local_time_zone
-from bridge.sources import sources_from_config
+from econnect_bridge.config.reference import MARKER, render_document
+from econnect_bridge.config.schema import OVERRIDABLE, ROOT
+from econnect_bridge.config.validators import ListOf, Option, Section, local_time_zone
+from econnect_bridge.sources import sources_from_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -723,7 +722,8 @@ def test_docs_configuration_md_is_generated_from_schema() -> None:
     doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert MARKER in doc
     assert doc.split(MARKER, 1)[1].lstrip("\n") == schema_reference_markdown(), (
-        "docs/configuration.md is stale: run python3 -m bridge.config --write docs/configuration.md"
+        "docs/configuration.md is stale: "
+        "run python3 -m econnect_bridge.config --write docs/configuration.md"
     )
     assert render_document(doc) == doc
 
@@ -779,7 +779,7 @@ def test_secret_tag_needs_a_name(tmp_path: Path) -> None:
 
 
 def test_reference_write_refreshes_only_the_generated_part(tmp_path: Path) -> None:
-    from bridge.config.reference import main
+    from econnect_bridge.config.reference import main
 
     target = tmp_path / "configuration.md"
     target.write_text(f"# Intro\n\n{MARKER}\n\nstale\n", encoding="utf-8")

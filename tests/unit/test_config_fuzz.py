@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from econnect_bridge.config import BridgeConfig, ConfigError, config_from_dict, load_config
+from econnect_bridge.config.schema import ROOT
+from econnect_bridge.config.validators import ListOf, Section
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from bridge.config import BridgeConfig, ConfigError, config_from_dict, load_config
-from bridge.config.schema import ROOT
-from bridge.config.validators import ListOf, Section
 
 FUZZ = settings(max_examples=200, deadline=None, database=None)
 

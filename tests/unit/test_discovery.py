@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 import pytest
-
-from bridge.discovery import (
+from econnect_bridge.discovery import (
     ENTITY_SPECS,
     DiscoveryContext,
     DiscoveryMessage,
@@ -18,7 +17,7 @@ from bridge.discovery import (
     pretty_name,
     removal_messages,
 )
-from bridge.naming import EVENT_TYPES
+from econnect_identities.naming import EVENT_TYPES
 
 CTX = DiscoveryContext(
     cameras=("front_door", "Garage"),

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from bridge.emulator import Emulator, load_gallery, make_snapshot, sample_gallery_path
+from econnect_bridge.emulator import Emulator, load_gallery, make_snapshot, sample_gallery_path
 
 SAMPLES = sample_gallery_path().parent
 JANE = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"

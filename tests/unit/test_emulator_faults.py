@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import requests
+from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
+from econnect_bridge.emulator.cli import main as cli_main
 
-from bridge.emulator import Emulator, load_gallery, sample_gallery_path
-from bridge.emulator.cli import main as cli_main
 from tests.support.certs import make_certs
 
 SAMPLES = sample_gallery_path().parent
@@ -342,7 +342,7 @@ def test_https_with_a_trusted_ca_file(tmp_path: Path) -> None:
 
 
 def test_cli_runs_until_sigterm() -> None:
-    code = "from bridge.emulator.cli import main; raise SystemExit(main(['--port', '0']))"
+    code = "from econnect_bridge.emulator.cli import main; raise SystemExit(main(['--port', '0']))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT

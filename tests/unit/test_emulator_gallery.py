@@ -6,17 +6,16 @@ import math
 from pathlib import Path
 
 import pytest
-
-from bridge.emulator import faces
-from bridge.emulator.gallery import GalleryError, load_gallery, sample_gallery_path
-from bridge.emulator.imagegen import (
+from econnect_bridge.emulator import faces
+from econnect_bridge.emulator.gallery import GalleryError, load_gallery, sample_gallery_path
+from econnect_bridge.emulator.imagegen import (
     SAMPLE_COLOURS,
     FaceSpec,
     make_snapshot,
     make_snapshot_of_size,
 )
-from bridge.emulator.jwt import TokenError, mint_token, verify_token
-from bridge.emulator.samples.make_images import sample_images
+from econnect_bridge.emulator.jwt import TokenError, mint_token, verify_token
+from econnect_bridge.emulator.samples.make_images import sample_images
 
 SAMPLES = sample_gallery_path().parent
 JANE = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"

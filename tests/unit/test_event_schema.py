@@ -10,20 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-
-from bridge.discovery import DiscoveryContext, discovery_messages
-from bridge.econnect.models import (
-    Alias,
-    BoundingBox,
-    DetectedFace,
-    EntityField,
-    Person,
-    PersonTag,
-    RecognitionResult,
-)
-from bridge.events import PERSON_FIELDS, Sighting, error_event, recognition_event, sighting_event
-from bridge.schemas import PAYLOAD_KINDS, load_schema, validate_payload
-from bridge.states import (
+from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+from econnect_bridge.states import (
     CameraState,
     HealthState,
     SubjectState,
@@ -33,6 +21,23 @@ from bridge.states import (
     person_state_payload,
     tag_state_payload,
 )
+from econnect_identities.events import (
+    PERSON_FIELDS,
+    Sighting,
+    error_event,
+    recognition_event,
+    sighting_event,
+)
+from econnect_identities.models import (
+    Alias,
+    BoundingBox,
+    DetectedFace,
+    EntityField,
+    Person,
+    PersonTag,
+    RecognitionResult,
+)
+from econnect_identities.schemas import PAYLOAD_KINDS, load_schema, validate_payload
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
 T0 = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from bridge.app import BridgeApp
-from bridge.config import load_config
-from bridge.health import (
+from econnect_bridge.app import BridgeApp
+from econnect_bridge.config import load_config
+from econnect_bridge.health import (
     HealthServer,
     HealthSnapshot,
     LatencyHistogram,

@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from econnect_bridge.states import Topics
+from econnect_identities.events import Sighting, recognition_event, sighting_event
+from econnect_identities.models import (
+    BoundingBox,
+    DetectedFace,
+    Person,
+    PersonTag,
+    RecognitionResult,
+)
 from paho.mqtt.client import topic_matches_sub
-
-from bridge.econnect.models import BoundingBox, DetectedFace, Person, PersonTag, RecognitionResult
-from bridge.events import Sighting, recognition_event, sighting_event
-from bridge.states import Topics
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "examples" / "node-red" / "flow.json"

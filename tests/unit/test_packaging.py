@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-from bridge import __version__
-from bridge.cli import build_parser
-from bridge.config.schema import validate
+from econnect_bridge import __version__
+from econnect_bridge.cli import build_parser
+from econnect_bridge.config.schema import validate
 
 REPO = Path(__file__).resolve().parents[1].parent
 APP = REPO / "homeassistant-app" / "econnect_bridge"
@@ -79,7 +78,7 @@ def test_entrypoint_and_command_exist() -> None:
     entrypoint = exec_form(next(a for k, a in DOCKERFILE if k == "ENTRYPOINT"))
     command = exec_form(next(a for k, a in DOCKERFILE if k == "CMD"))
     assert entrypoint == ["econnect-bridge"]
-    assert PYPROJECT["project"]["scripts"]["econnect-bridge"] == "bridge.cli:main"
+    assert PYPROJECT["project"]["scripts"]["econnect-bridge"] == "econnect_bridge.cli:main"
     args = build_parser().parse_args(command)
     assert args.command == "run"
     assert args.config == "/config/config.yaml"
@@ -89,9 +88,9 @@ def test_entrypoint_and_command_exist() -> None:
 def test_healthcheck_calls_the_probe_on_a_served_path() -> None:
     healthcheck = next(a for k, a in DOCKERFILE if k == "HEALTHCHECK")
     command = exec_form(healthcheck.split("CMD", 1)[1].strip())
-    assert command[:3] == ["python", "-m", "bridge.health"]
-    assert importlib.util.find_spec("bridge.health") is not None
-    from bridge import health
+    assert command[:3] == ["python", "-m", "econnect_bridge.health"]
+    assert importlib.util.find_spec("econnect_bridge.health") is not None
+    from econnect_bridge import health
 
     assert "/config/config.yaml" in command
     assert health.probe_url(_HealthOn(), ready=False).endswith("/healthz")
@@ -276,7 +275,7 @@ def test_no_token_means_no_service_call() -> None:
 
 
 def test_written_configuration_is_private_and_loads(tmp_path: Path) -> None:
-    from bridge.config import load_config
+    from econnect_bridge.config import load_config
 
     run = load_run()
     path = run.write_config(run.bridge_config(options(), SUPERVISOR_MQTT), tmp_path / "c.yaml")
@@ -303,7 +302,7 @@ def run_lines(job: dict[str, Any]) -> str:
 def test_tests_workflow_runs_what_scripts_test_sh_runs() -> None:
     jobs = workflow("tests.yml")["jobs"]
     lint = run_lines(jobs["lint"])
-    for command in ("ruff check .", "ruff format --check .", "mypy bridge tests/support"):
+    for command in ("ruff check .", "ruff format --check .", "mypy bridge core tests/support"):
         assert command in lint
     assert "pytest tests/unit tests/integration" in run_lines(jobs["tests"])
     assert "mosquitto" in run_lines(jobs["tests"])

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bridge.config import load_config
-from bridge.econnect.errors import EconnectConnectionError, EconnectPermissionError
-from bridge.econnect.models import RecognitionResult
-from bridge.mqtt import Incoming
-from bridge.pipeline import Pipeline
-from bridge.retry import Backoff, CircuitBreaker, RetryPolicy
-from bridge.sources import sources_from_config
-from bridge.spool import Spool
-from bridge.statebook import BookSettings, StateBook
-from bridge.states import Topics
+from econnect_bridge.config import load_config
+from econnect_bridge.mqtt import Incoming
+from econnect_bridge.pipeline import Pipeline
+from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
+from econnect_bridge.sources import sources_from_config
+from econnect_bridge.spool import Spool
+from econnect_bridge.statebook import BookSettings, StateBook
+from econnect_bridge.states import Topics
+from econnect_identities.errors import EconnectConnectionError, EconnectPermissionError
+from econnect_identities.models import RecognitionResult
 
 JPEG = b"\xff\xd8\xff" + b"\0" * 64
 

@@ -1,4 +1,4 @@
-"""bridge.retry (backoff, circuit breaker, which errors are transient) and bridge.spool."""
+"""econnect_bridge.retry (backoff, circuit breaker, transient errors) and econnect_bridge.spool."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from bridge.econnect.errors import (
+from econnect_bridge.retry import Backoff, CircuitBreaker, CircuitState, RetryPolicy, is_transient
+from econnect_bridge.sources import Snapshot
+from econnect_bridge.spool import Spool
+from econnect_identities.errors import (
     EconnectAuthenticationError,
     EconnectBadRequestError,
     EconnectConnectionError,
@@ -18,9 +20,6 @@ from bridge.econnect.errors import (
     EconnectTimeoutError,
     EconnectTLSError,
 )
-from bridge.retry import Backoff, CircuitBreaker, CircuitState, RetryPolicy, is_transient
-from bridge.sources import Snapshot
-from bridge.spool import Spool
 
 
 class FakeClock:

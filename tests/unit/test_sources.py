@@ -7,9 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
-from bridge.config import config_from_dict
-from bridge.sources import (
+from econnect_bridge.config import config_from_dict
+from econnect_bridge.sources import (
     PayloadError,
     PayloadFormat,
     decode_payload,

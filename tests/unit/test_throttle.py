@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from bridge.cooldown import Cooldown
-from bridge.sources import Snapshot
-from bridge.throttle import SnapshotQueue
+from econnect_bridge.sources import Snapshot
+from econnect_bridge.throttle import SnapshotQueue
+from econnect_identities.cooldown import Cooldown
 
 
 class Clock:

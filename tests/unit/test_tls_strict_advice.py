@@ -8,9 +8,9 @@ import ssl
 from pathlib import Path
 
 import pytest
-
-from bridge.doctor import _connect_fix, _engine_fix
-from bridge.econnect.errors import (
+from econnect_bridge.doctor import _connect_fix, _engine_fix
+from econnect_bridge.mqtt import MqttSettings, describe_connect_error
+from econnect_identities.errors import (
     STRICT_FAULTS,
     STRICT_TLS_DOCS,
     EconnectStrictTLSError,
@@ -18,7 +18,6 @@ from bridge.econnect.errors import (
     strict_tls_advice,
     tls_error,
 )
-from bridge.mqtt import MqttSettings, describe_connect_error
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What requests says, nesting urllib3's and ssl's errors, for a legacy CA on Python 3.13.

@@ -6,12 +6,11 @@ import base64
 import json
 
 import pytest
-
-from bridge.econnect.errors import EconnectAuthenticationError
-from bridge.econnect.flows import NeedToken, drive, operation_flow, token_flow
-from bridge.econnect.operations import publish_request, recognition_operation
-from bridge.econnect.protocol import HttpRequest, HttpResponse
-from bridge.econnect.tokens import TokenAction, TokenState, read_claims
+from econnect_identities.errors import EconnectAuthenticationError
+from econnect_identities.flows import NeedToken, drive, operation_flow, token_flow
+from econnect_identities.operations import publish_request, recognition_operation
+from econnect_identities.protocol import HttpRequest, HttpResponse
+from econnect_identities.tokens import TokenAction, TokenState, read_claims
 
 
 def jwt(iat: float | None = None, exp: float | None = None, name: str = "u") -> str:

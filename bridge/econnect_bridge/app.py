@@ -1,0 +1,358 @@
+"""The composition root of `econnect-bridge run`: builds the parts and wires them, no logic.
+
+The main thread runs the control loop: it announces discovery when the broker connects and
+when Home Assistant comes back online, ticks presence timers, publishes health, and stops
+cleanly on SIGTERM. paho's thread and the workers only enqueue control events for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from types import FrameType
+
+from econnect_identities.annotate import pillow_available
+from econnect_identities.errors import EconnectError
+from econnect_identities.naming import slugify
+
+from econnect_bridge.client import EconnectClient
+from econnect_bridge.config.model import BridgeConfig
+from econnect_bridge.discovery import (
+    DiscoveryContext,
+    discovery_messages,
+    discovery_subscription,
+    removal_messages,
+)
+from econnect_bridge.health import bridge_snapshot, serve_health
+from econnect_bridge.mqtt import Incoming, MqttConnection, MqttSettings, default_client_id
+from econnect_bridge.pipeline import Pipeline
+from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
+from econnect_bridge.roster import Roster, read_roster
+from econnect_bridge.sources import Source, sources_from_config
+from econnect_bridge.spool import Spool
+from econnect_bridge.statebook import BookSettings, StateBook
+from econnect_bridge.states import Topics
+
+_LOGGER = logging.getLogger(__name__)
+HEALTH_EVERY = 30.0
+#: At most this long (s) the first discovery announce waits for the engine's roster.
+ROSTER_WAIT = 5.0
+#: After connecting, how long retained discovery configs are collected before cleaning up.
+DISCOVERY_SETTLE = 1.0
+
+
+def engine_client(config: BridgeConfig) -> EconnectClient:
+    """Build the engine client the configuration describes."""
+    api = config.api
+    return EconnectClient(
+        api.url,
+        username=api.username,
+        password=api.password.reveal() if api.password else None,
+        token=api.token.reveal() if api.token else None,
+        verify_ssl=api.verify_ssl,
+        ca_file=str(api.ca_file) if api.ca_file else None,
+        timeout=api.timeout,
+        connect_timeout=api.connect_timeout,
+        pool_size=config.processing.workers,
+    )
+
+
+def mqtt_settings(config: BridgeConfig) -> MqttSettings:
+    """Translate the `mqtt` section for the MQTT adapter."""
+    m = config.mqtt
+    return MqttSettings(
+        host=m.host,
+        port=m.port,
+        username=m.username,
+        password=m.password.reveal() if m.password else None,
+        protocol=m.protocol,
+        keepalive=m.keepalive,
+        qos=m.qos,
+        tls=m.tls.enabled,
+        tls_ca_file=str(m.tls.ca_file) if m.tls.ca_file else None,
+        tls_certfile=str(m.tls.certfile) if m.tls.certfile else None,
+        tls_keyfile=str(m.tls.keyfile) if m.tls.keyfile else None,
+        tls_insecure=m.tls.insecure,
+        shared_group=m.shared_group,
+        max_queued_messages=m.max_queued_messages,
+        persistent_session=m.persistent_session,
+    )
+
+
+def retry_policy(config: BridgeConfig) -> RetryPolicy:
+    """Build the retry policy and circuit breaker the `api` section describes."""
+    api = config.api
+    return RetryPolicy(
+        retries=api.retries,
+        backoff=Backoff(base=api.retry_backoff, cap=api.retry_backoff_max),
+        circuit=CircuitBreaker(
+            threshold=api.circuit_threshold,
+            reset_after=api.circuit_reset,
+            max_reset_after=api.circuit_reset * 4,
+        ),
+    )
+
+
+def spool_path(config: BridgeConfig) -> Path:
+    """Return the spool file, a relative `spool.path` being relative to the config file."""
+    path = Path(config.spool.path).expanduser()
+    if not path.is_absolute() and config.source is not None:
+        path = config.source.parent / path
+    return path
+
+
+def open_spool(config: BridgeConfig) -> Spool | None:
+    """Open the spool when `spool.enabled`; it may hold snapshots from a previous run."""
+    if not config.spool.enabled:
+        return None
+    spool = Spool(
+        spool_path(config), max_items=config.spool.max_items, max_age=config.spool.max_age
+    )
+    if len(spool):
+        _LOGGER.info("The spool holds %d snapshot(s) from before: sending them", len(spool))
+    return spool
+
+
+def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
+    """Return the cameras known before any message, and whether others may appear."""
+    names = [c.name for c in config.cameras if c.camera_level is None]
+    names += list(config.frigate.cameras) if config.frigate.enabled else []
+    dynamic = any(c.camera_level is not None for c in config.cameras) or (
+        config.frigate.enabled and not config.frigate.cameras
+    )
+    return tuple(dict.fromkeys(names)), dynamic
+
+
+def _annotation_possible(config: BridgeConfig) -> bool:
+    """Honour `publish.annotated_snapshot`, saying so clearly when Pillow is missing."""
+    if not config.publish.annotated_snapshot:
+        return False
+    if pillow_available():
+        return True
+    _LOGGER.error(
+        "publish.annotated_snapshot needs Pillow, which this install lacks: pip install Pillow. "
+        "Annotated snapshots are off for this run."
+    )
+    return False
+
+
+class BridgeApp:
+    """One running bridge."""
+
+    def __init__(self, config: BridgeConfig, *, client: EconnectClient | None = None) -> None:
+        self.config = config
+        self.topics = Topics(config.mqtt.base_topic)
+        self.client = client or engine_client(config)
+        self._control: queue.Queue[str] = queue.Queue()
+        self._stopping = threading.Event()
+        self._seen_configs: set[str] = set()
+        self._published_configs: dict[str, bytes] = {}
+        self._cleaned = False
+        ha_config = config.homeassistant
+        self._roster_pending = ha_config.enabled and ha_config.roster
+        self._roster = Roster()
+        cameras, self._dynamic = fixed_cameras(config)
+        ha = config.homeassistant
+        self._context = DiscoveryContext(
+            node_id=slugify(config.mqtt.base_topic),
+            base_topic=config.mqtt.base_topic,
+            discovery_prefix=ha.discovery_prefix,
+            cameras=cameras,
+            tags=ha.tags,
+            persons=ha.persons,
+            annotated=config.publish.annotated_snapshot,
+            retain=True,
+        )
+        self.mqtt = MqttConnection(
+            mqtt_settings(config),
+            availability_topic=self.topics.availability(),
+            client_id=config.mqtt.client_id or default_client_id(config.mqtt.base_topic),
+            on_connection=lambda up: self._control.put("connected" if up else "disconnected"),
+        )
+        book_settings = BookSettings(
+            topics=self.topics,
+            person_fields=frozenset(config.publish.person_fields),
+            presence_timeout=config.processing.presence_timeout,
+            retain_state=ha.retain_state,
+            persons=ha.persons,
+            tags=ha.tags,
+        )
+        self.pipeline = Pipeline(
+            client=self.client,
+            publisher=self.mqtt,
+            topics=self.topics,
+            book=StateBook(book_settings, self._settings_cooldown),
+            workers=config.processing.workers,
+            default_settings=config.processing.camera_defaults,
+            skip_retained=config.mqtt.skip_retained,
+            retain_state=ha.retain_state,
+            annotate_snapshots=_annotation_possible(config),
+            retry=retry_policy(config),
+            spool=open_spool(config),
+            spool_responses=config.spool.responses,
+            dedupe_window=config.mqtt.dedupe_window,
+        )
+        self._sources = sources_from_config(config)
+        self.pipeline.register_sources(self._sources)
+
+    def _settings_cooldown(self, camera: str) -> float:
+        return self.pipeline.settings_for(camera).cooldown
+
+    def start(self) -> None:
+        """Subscribe, connect and start the workers; returns at once (see `wait_ready`)."""
+        for source in self._sources:
+            self.mqtt.subscribe(
+                source.subscription, partial(self._on_snapshot, source), shared=True
+            )
+        ha = self.config.homeassistant
+        if ha.enabled:
+            self.mqtt.subscribe(ha.status_topic, self._on_ha_status, shared=False)
+            prefix_filter = discovery_subscription(ha.discovery_prefix, self._context.node_id)
+            self.mqtt.subscribe(prefix_filter, self._on_discovery_config, shared=False)
+        self.pipeline.start()
+        self.mqtt.start()
+        # Health endpoint (off unless health.enabled); reads counters through a callable.
+        snapshot = partial(bridge_snapshot, self.pipeline, self.mqtt, self.pipeline.latency)
+        self.health_server = serve_health(self.config.health, snapshot)
+        threading.Thread(target=self._check_engine, name="econnect-login", daemon=True).start()
+
+    def _on_snapshot(self, source: Source, message: Incoming) -> None:
+        self.pipeline.on_message(source, message)
+
+    def _on_ha_status(self, message: Incoming) -> None:
+        if message.payload.strip() == b"online":
+            self._control.put("ha_online")
+
+    def _on_discovery_config(self, message: Incoming) -> None:
+        if message.retain and message.payload:
+            self._seen_configs.add(message.topic)
+
+    def _check_engine(self) -> None:
+        """Sign in once at start so a wrong password shows at once, not at the first face."""
+        try:
+            self.client.authenticate()
+            self.pipeline.mark_engine(reachable=True)
+            _LOGGER.info("Signed in to the eConnect engine at %s", self.client.base_url)
+        except EconnectError as err:
+            self.pipeline.mark_engine(reachable=False, error=err)
+            _LOGGER.error("Cannot sign in to the eConnect engine: %s", err)
+        if self._roster_pending:
+            self._roster = read_roster(self.client)
+            self._roster_pending = False
+            self._control.put("roster")
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Wait until the broker connection is up and every subscription is acknowledged."""
+        return self.mqtt.wait_ready(timeout)
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT or `request_stop()`; return the exit code."""
+        self._install_signal_handlers()
+        self.start()
+        next_health = time.monotonic()
+        announce_at: float | None = None
+        while not self._stopping.is_set():
+            try:
+                event = self._control.get(timeout=0.5)
+            except queue.Empty:
+                event = None
+            now = time.monotonic()
+            if event == "connected":
+                announce_at = now + DISCOVERY_SETTLE
+                next_health = now
+            elif event == "ha_online":
+                announce_at = now
+            elif event == "roster":
+                self._apply_roster()
+            # The first announce waits (a little) for the roster, so that the clean-up of
+            # stale configs does not delete the entities of people the roster will name.
+            roster_wait = ROSTER_WAIT if self._roster_pending else 0.0
+            if announce_at is not None and now >= announce_at + roster_wait:
+                self._announce()
+                announce_at = None
+            self._announce_new_cameras()
+            self.pipeline.tick()
+            if now >= next_health:
+                self.pipeline.publish_health()
+                next_health = now + HEALTH_EVERY
+        self._shutdown()
+        return 0
+
+    def request_stop(self) -> None:
+        """Ask the control loop to stop (thread-safe)."""
+        self._stopping.set()
+        self._control.put("stop")
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            _LOGGER.info("Received %s: finishing in-flight work", signal.Signals(signum).name)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def _announce(self) -> None:
+        """Publish discovery configs and states; remove configs the configuration dropped."""
+        if not self.config.homeassistant.enabled:
+            return
+        messages = discovery_messages(self._context)
+        if not self._cleaned:
+            self._cleaned = True
+            if not self._dynamic:
+                current = [m.topic for m in messages]
+                messages = removal_messages(self._seen_configs, current) + messages
+            self.pipeline.publish_initial_states(self._context.cameras)
+        for message in messages:
+            self._published_configs[message.topic] = message.encode()
+            self.mqtt.publish(message.topic, message.encode(), retain=message.retain, qos=1)
+        _LOGGER.info("Announced %d Home Assistant entities", len(messages))
+
+    def _announce_new_cameras(self) -> None:
+        """Add discovery for cameras first seen on a `{camera}` or Frigate wildcard topic."""
+        seen = self.pipeline.cameras_seen()
+        new = [camera for camera in seen if camera not in self._context.cameras]
+        if not new or not self.config.homeassistant.enabled:
+            return
+        self._context = replace(self._context, cameras=(*self._context.cameras, *new))
+        self._publish_changed_configs()
+
+    def _apply_roster(self) -> None:
+        """Pre-create entities for the tags and people the engine's roster names."""
+        ctx = self._context
+        tags = tuple(dict.fromkeys((*ctx.tags, *self._roster.tags)))
+        persons = tuple(dict.fromkeys((*ctx.persons, *self._roster.persons)))
+        if (tags, persons) == (ctx.tags, ctx.persons):
+            return
+        _LOGGER.info("Roster: %d tag(s) and %d person(s) from the engine", len(tags), len(persons))
+        self._context = replace(ctx, tags=tags, persons=persons)
+        announced = self._cleaned  # if so, send only what the roster added
+        self.pipeline.add_subjects(persons=persons, tags=tags, announce=announced)
+        if announced:
+            self._publish_changed_configs()
+
+    def _publish_changed_configs(self) -> None:
+        for message in discovery_messages(self._context):
+            payload = message.encode()
+            if self._published_configs.get(message.topic) != payload:
+                self._published_configs[message.topic] = payload
+                self.mqtt.publish(message.topic, payload, retain=message.retain, qos=1)
+
+    def _shutdown(self) -> None:
+        left = self.pipeline.stop(timeout=self.config.api.timeout + 1)
+        if left:
+            _LOGGER.warning("Stopped with %d snapshot(s) not yet sent to the engine", left)
+        self.pipeline.publish_health()
+        self.mqtt.stop()
+        if self.health_server is not None:
+            self.health_server.stop()
+        self.client.close()
+        _LOGGER.info("Stopped")

@@ -1,0 +1,231 @@
+"""Synchronous driver: runs the protocol flows over one pooled `requests.Session`.
+
+Many worker threads share one client. The session's connection pool is sized for them, and a
+lock around the token flow makes one renewal serve every thread that needed it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import requests
+import urllib3
+from econnect_identities import protocol
+from econnect_identities.errors import (
+    EconnectConnectionError,
+    EconnectProtocolError,
+    EconnectTimeoutError,
+    tls_error,
+)
+from econnect_identities.flows import NeedToken, Operation, Step, drive, operation_flow, token_flow
+from econnect_identities.models import Person, PublishOptions, RecognitionResult, Tag
+from econnect_identities.operations import (
+    people_operation,
+    publish_operation,
+    publish_request,
+    recognition_operation,
+    tags_operation,
+)
+from econnect_identities.protocol import HttpRequest, HttpResponse
+from econnect_identities.tokens import TokenState
+from requests.adapters import HTTPAdapter
+
+from econnect_bridge import __version__
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: A reply larger than this is not a recognition result: stop reading and fail clearly.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+USER_AGENT = f"econnect-bridge/{__version__}"
+
+
+class EconnectClient:
+    """Talk to one eConnect Identities engine from any number of threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        verify_ssl: bool = True,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        pool_size: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = protocol.normalise_base_url(base_url)
+        self._state = TokenState(username=username, password=password, static_token=token)
+        self._token_lock = threading.Lock()
+        self._timeout = (connect_timeout, timeout)
+        self._clock = clock
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
+        self._verify: bool | str = ca_file if (verify_ssl and ca_file) else verify_ssl
+        # Read the environment once, not on every call: with `trust_env` requests re-reads the
+        # proxy variables and ~/.netrc per request (~0.15 ms of CPU per snapshot, see
+        # docs/performance.md), and a .netrc entry for the host would replace the bearer token.
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        if self._verify is True:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self._verify = bundle or True
+        self._session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        if not verify_ssl:
+            _LOGGER.warning(
+                "TLS verification of %s is OFF (api.verify_ssl: false): anyone on the network "
+                "could impersonate the engine. Prefer api.ca_file.",
+                self.base_url,
+            )
+
+    def __repr__(self) -> str:
+        return f"EconnectClient({self.base_url!r}, username={self._state.username!r})"
+
+    def __enter__(self) -> EconnectClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    @property
+    def authentications(self) -> int:
+        """Return how many times the client signed in (for health figures and tests)."""
+        return self._state.authentications
+
+    @property
+    def renewals(self) -> int:
+        """Return how many times the client renewed its token ahead of expiry."""
+        return self._state.renewals
+
+    def authenticate(self) -> None:
+        """Make sure a valid token is held, signing in now if needed (fails fast on bad creds)."""
+        self._token(stale=None)
+
+    def publish_with_response(
+        self,
+        image: bytes,
+        *,
+        detector_name: str,
+        time_zone: str,
+        detect_time: datetime | None = None,
+        options: PublishOptions | None = None,
+    ) -> RecognitionResult:
+        """Recognise the faces in `image` and return what the engine found."""
+        request = publish_request(image, detector_name, time_zone, detect_time, options)
+        return self.run(recognition_operation(request))
+
+    def publish(
+        self,
+        image: bytes,
+        *,
+        detector_name: str,
+        time_zone: str,
+        detect_time: datetime | None = None,
+    ) -> None:
+        """Hand `image` to the engine without waiting for a result (fire-and-forget)."""
+        request = publish_request(image, detector_name, time_zone, detect_time, None)
+        self.run(publish_operation(request))
+
+    def tags(self) -> tuple[Tag, ...]:
+        """Return the roster's tags (needs a tag-read permission)."""
+        return self.run(tags_operation())
+
+    def people(self, tag_id: str) -> tuple[Person, ...]:
+        """Return the people carrying a tag (needs "Read All Identity")."""
+        return self.run(people_operation(tag_id))
+
+    def run(self, operation: Operation[T]) -> T:
+        """Drive one operation flow to its parsed result."""
+        flow = operation_flow(operation, can_reauthenticate=self._state.can_reauthenticate)
+        return drive(flow, self._answer)
+
+    def _answer(self, step: Step) -> Any:
+        if isinstance(step, NeedToken):
+            return self._token(step.stale)
+        return self._send(step)
+
+    def _token(self, stale: str | None) -> str:
+        with self._token_lock:
+            return drive(token_flow(self._state, self._clock(), stale), self._send)
+
+    def _send(self, request: HttpRequest) -> HttpResponse:
+        """Send one request; the only place where transport errors become ours."""
+        url = request.url(self.base_url)
+        try:
+            with self._session.request(
+                request.method,
+                url,
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=self._timeout,
+                verify=self._verify,
+                stream=True,
+            ) as response:
+                body = _read_bounded(response, deadline=time.monotonic() + sum(self._timeout))
+                return HttpResponse(response.status_code, body, dict(response.headers))
+        except requests.exceptions.SSLError as err:
+            raise tls_error(_short(err)) from err
+        except requests.exceptions.Timeout as err:
+            msg = f"The engine at {self.base_url} did not answer within {self._timeout[1]:g} s"
+            raise EconnectTimeoutError(msg) from err
+        except requests.exceptions.RequestException as err:
+            msg = f"Cannot reach the engine at {self.base_url}: {_short(err)}"
+            raise EconnectConnectionError(msg) from err
+
+
+def _read_bounded(response: requests.Response, *, deadline: float) -> bytes:
+    """Read a body, refusing one that is huge or that never ends.
+
+    `read1` returns after each socket read, so a body trickling in slowly is cut at the
+    deadline; `iter_content` would wait for a whole chunk however long it took.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", None)  # urllib3 >= 2.3
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = _read_some(raw, read)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+            raise EconnectProtocolError(msg, status=response.status_code)
+        if time.monotonic() > deadline:
+            msg = "The engine kept sending its answer past the timeout"
+            raise EconnectTimeoutError(msg)
+        chunks.append(chunk)
+
+
+def _read_some(raw: Any, read1: Any) -> bytes:
+    """Read what the socket has; urllib3's own errors become ours here (requests' are in _send)."""
+    try:
+        data: bytes = read1(65536, decode_content=True) if read1 else raw.read(4096, True)
+    except urllib3.exceptions.ReadTimeoutError as err:
+        raise EconnectTimeoutError("The engine stopped sending its answer") from err
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        msg = f"The connection broke while reading the engine's answer: {err}"
+        raise EconnectConnectionError(msg) from err
+    return data
+
+
+def _short(err: Exception) -> str:
+    """Describe a transport error in one line (requests nests the cause deeply)."""
+    text = str(err.__context__ or err) if isinstance(err.__context__, OSError) else str(err)
+    return text.splitlines()[0][:300] if text else type(err).__name__

@@ -1,0 +1,126 @@
+"""``econnect-bridge check-config``: every problem, or the effective configuration.
+
+The summary shows what the bridge will really run with (defaults filled, per-camera settings
+merged, ports resolved), so a user can see why it behaves as it does; secrets are ``***``.
+Warnings point at valid but risky or contradictory choices.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import yaml
+
+from econnect_bridge.config.errors import ConfigError
+from econnect_bridge.config.loader import load_config
+from econnect_bridge.config.model import BridgeConfig, CameraSettings
+from econnect_bridge.config.reference import schema_reference_markdown
+
+__all__ = ["check_config", "config_warnings", "schema_reference_markdown", "summarize"]
+
+_FIELD_NEEDS = {
+    "name": "person",
+    "aliases": "names",
+    "tags": "tags",
+    "fields": "fields",
+    "addresses": "addresses",
+}
+
+
+def check_config(path: str) -> tuple[int, str]:
+    """Check the configuration file at `path`.
+
+    Returns:
+        ``(1, the ConfigError text)`` when it is invalid, else ``(0, a summary)``.
+    """
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return 1, str(exc)
+    return 0, summarize(config)
+
+
+def summarize(config: BridgeConfig) -> str:
+    """Describe the effective configuration, secrets masked, warnings first."""
+    lines = [f"Configuration OK: {config.source or '<dict>'}"]
+    warnings = config_warnings(config)
+    if warnings:
+        lines.append("")
+        lines.append("Warnings:")
+        lines.extend(f"- {warning}" for warning in warnings)
+    data = config.as_masked_dict()
+    data.pop("source", None)
+    data["subscriptions"] = [camera.subscription for camera in config.cameras]
+    data["subscriptions"] += list(config.frigate.subscriptions())
+    lines += ["", "Effective configuration (secrets shown as ***):", ""]
+    lines.append(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def config_warnings(config: BridgeConfig) -> list[str]:
+    """Return valid but risky or contradictory settings, one sentence each."""
+    warnings = _api_warnings(config) + _mqtt_warnings(config)
+    for camera in config.cameras:
+        warnings += _settings_warnings(f"cameras[{camera.name}]", camera.settings, config)
+    if config.frigate.enabled:
+        defaults = config.processing.camera_defaults
+        warnings += _settings_warnings("processing", defaults, config)
+    warnings += _install_warnings(config)
+    return list(dict.fromkeys(warnings))
+
+
+def _install_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about features that are on but that this installation cannot serve."""
+    from econnect_identities.annotate import pillow_available
+
+    if config.publish.annotated_snapshot and not pillow_available():
+        return [
+            "publish.annotated_snapshot is on but Pillow is not installed, so no annotated "
+            "snapshot will be published: pip install Pillow (or turn the option off)."
+        ]
+    return []
+
+
+def _api_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about TLS and URL choices for the engine."""
+    api = config.api
+    parts = urlsplit(api.url)
+    warnings = []
+    if not api.verify_ssl:
+        warnings.append(
+            "api.verify_ssl is false: the engine's certificate is not checked, so anyone on "
+            "the network path can read the credentials; prefer api.ca_file."
+        )
+    if parts.scheme == "http" and api.password is not None:
+        warnings.append("api.url uses http://: the password travels unencrypted.")
+    host = parts.hostname or ""
+    if host.endswith(".econnectcloud.com") and not parts.path.startswith("/identities"):
+        warnings.append("api.url is a cloud host without /identities: add it to the URL.")
+    return warnings
+
+
+def _mqtt_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about broker TLS settings that are ignored or unsafe."""
+    tls = config.mqtt.tls
+    warnings = []
+    if tls.insecure and tls.enabled:
+        warnings.append("mqtt.tls.insecure is true: the broker's host name is not checked.")
+    if not tls.enabled and (tls.ca_file or tls.certfile or tls.insecure):
+        warnings.append("mqtt.tls has settings but tls.enabled is false: they are ignored.")
+    return warnings
+
+
+def _settings_warnings(where: str, settings: CameraSettings, config: BridgeConfig) -> list[str]:
+    """Warn when events are asked to carry person data the engine is not asked for."""
+    if settings.mode == "publish":
+        return []
+    include = settings.include
+    warnings = []
+    for person_field in config.publish.person_fields:
+        switch = _FIELD_NEEDS[person_field]
+        if not include.person or not getattr(include, switch):
+            warnings.append(
+                f"publish.person_fields has {person_field!r} but {where} does not ask the "
+                f"engine for it (include.person and include.{switch} must be true)."
+            )
+    return warnings

@@ -1,0 +1,661 @@
+"""The configuration schema: the ONE place keys, defaults and descriptions are declared.
+
+Each key is an `Option` (key, default, one-line description, check); sections are `Section`s
+built on voluptuous markers that carry the description. The reference documentation
+(`reference.py`, docs/configuration.md) is generated from these objects, so a key cannot be
+added without a description or documented with a stale default.
+
+Rules that span several keys (password or token, certfile with keyfile, unique camera
+names) are section checks declared next to their section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final
+
+import voluptuous as vol
+
+from econnect_bridge.config.validators import (
+    REQUIRED,
+    Boolean,
+    Check,
+    Choice,
+    File,
+    HttpUrl,
+    Integer,
+    InvalidValue,
+    ListOf,
+    Name,
+    Nullable,
+    Number,
+    Option,
+    SecretString,
+    Section,
+    String,
+    TimeZone,
+    TopicFilter,
+    TopicName,
+    as_text,
+    describe,
+    local_time_zone,
+    upper,
+)
+
+PERSON_FIELDS: Final = ("name", "aliases", "tags", "fields", "addresses")
+
+
+def option(
+    key: str, default: Any, description: str, check: Check, *, default_doc: str | None = None
+) -> Option:
+    """Declare an optional key with its default."""
+    return Option(key, default, description, check, default_doc)
+
+
+def required(key: str, description: str, check: Check) -> Option:
+    """Declare a key that must be given."""
+    return Option(key, REQUIRED, description, check)
+
+
+def section(
+    key: str,
+    description: str,
+    options: Sequence[Option],
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Option:
+    """Declare a nested section; a missing section gets all its defaults."""
+    return Option(key, {}, description, Section(options, check))
+
+
+def _problems(*errors: vol.Invalid) -> None:
+    """Raise every error given, if any."""
+    if errors:
+        raise vol.MultipleInvalid(list(errors))
+
+
+def _check_api(api: dict[str, Any]) -> dict[str, Any]:
+    """Require exactly one way to log in: username + password, or a static token."""
+    has_password, has_token = api["password"] is not None, api["token"] is not None
+    errors: list[vol.Invalid] = []
+    if has_password and has_token:
+        hint = "keep username + password to log in, or the token alone"
+        errors.append(InvalidValue("api.password or api.token, not both", "both", hint, ["token"]))
+    if not (has_password or has_token):
+        expected = "api.username with api.password, or api.token"
+        found = "neither api.password nor api.token"
+        errors.append(InvalidValue(expected, found, "add one of them", ["password"]))
+    if has_password and api["username"] is None:
+        expected = "a user name, because api.password is set"
+        errors.append(InvalidValue(expected, "nothing", None, ["username"]))
+    _problems(*errors)
+    return api
+
+
+def _check_tls(tls: dict[str, Any]) -> dict[str, Any]:
+    """Require certfile and keyfile together: a client certificate needs its key."""
+    if (tls["certfile"] is None) != (tls["keyfile"] is None):
+        given = "certfile" if tls["keyfile"] is None else "keyfile"
+        missing = "keyfile" if given == "certfile" else "certfile"
+        _problems(
+            InvalidValue(
+                f"mqtt.tls.{missing} too, because mqtt.tls.{given} is set",
+                "nothing",
+                f"set both {given} and {missing} (client certificate and its key), or neither",
+                [missing],
+            )
+        )
+    return tls
+
+
+def _check_mqtt(mqtt: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the default port from TLS; a password needs a user name."""
+    if mqtt["port"] is None:
+        mqtt["port"] = 8883 if mqtt["tls"]["enabled"] else 1883
+    if mqtt["password"] is not None and mqtt["username"] is None:
+        _problems(
+            InvalidValue("a user name, because mqtt.password is set", "nothing", None, ["username"])
+        )
+    return mqtt
+
+
+def _check_unique_names(cameras: list[Any]) -> list[vol.Invalid]:
+    """Camera names are ids (topics, entities): each must be used once."""
+    first: dict[str, int] = {}
+    errors: list[vol.Invalid] = []
+    for index, camera in enumerate(cameras):
+        name = camera.get("name") if isinstance(camera, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            found = f"{describe(name)} again (already cameras[{first[name]}].name)"
+            errors.append(InvalidValue("a unique camera name", found, None, [index, "name"]))
+        first.setdefault(name, index)
+    return errors
+
+
+def _check_sources(root: dict[str, Any]) -> dict[str, Any]:
+    """Without a camera or the Frigate preset the bridge would wait for nothing."""
+    if not root["cameras"] and not root["frigate"]["enabled"]:
+        _problems(
+            InvalidValue(
+                "at least one camera, or frigate.enabled: true",
+                "no cameras and the Frigate preset off",
+                "add a camera under 'cameras:' or set 'frigate: {enabled: true}'",
+                ["cameras"],
+            )
+        )
+    return root
+
+
+_API = section(
+    "api",
+    "How to reach and log in to the eConnect Identities engine.",
+    [
+        required(
+            "url",
+            "Base URL of the engine: `https://<customer>.econnectcloud.com/identities` (cloud), "
+            "`https://<host>:5009` or `http://<host>:6009` (on-prem).",
+            HttpUrl(),
+        ),
+        option(
+            "username",
+            None,
+            "User to log in as (with password); its role needs the Face Publishing permission.",
+            Nullable(String()),
+        ),
+        option("password", None, "Password of username; use !secret.", Nullable(SecretString())),
+        option(
+            "token",
+            None,
+            "A static bearer token instead of username and password; use !secret.",
+            Nullable(SecretString()),
+        ),
+        option(
+            "time_zone",
+            local_time_zone,
+            "IANA time zone sent with each detection (ianaTimeZone).",
+            TimeZone(),
+            default_doc="the system's zone, else `UTC`",
+        ),
+        option(
+            "verify_ssl",
+            True,
+            "Verify the engine's TLS certificate; for a private CA set ca_file instead of "
+            "turning this off.",
+            Boolean(),
+        ),
+        option(
+            "ca_file",
+            None,
+            "PEM CA bundle that signed the engine's certificate (on-prem, private CA); "
+            "relative to the config file.",
+            Nullable(File()),
+        ),
+        option(
+            "timeout", 10.0, "Seconds to wait for the engine's answer.", Number(0, exclusive=True)
+        ),
+        option(
+            "connect_timeout",
+            5.0,
+            "Seconds to wait for the connection to the engine.",
+            Number(0, exclusive=True),
+        ),
+        option(
+            "retries",
+            2,
+            "Extra attempts at a snapshot after a transient failure (unreachable, timeout, 5xx); "
+            "400, 401 and 403 are never retried.",
+            Integer(0, 10),
+        ),
+        option(
+            "retry_backoff",
+            0.5,
+            "Seconds of the first retry's backoff; it doubles at each retry, with full jitter.",
+            Number(0),
+        ),
+        option(
+            "retry_backoff_max", 10.0, "Longest backoff between two attempts (seconds).", Number(0)
+        ),
+        option(
+            "circuit_threshold",
+            5,
+            "Transient failures in a row after which the engine is left alone (circuit open).",
+            Integer(1, 1000),
+        ),
+        option(
+            "circuit_reset",
+            30.0,
+            "Seconds the circuit stays open before one probe call; doubles while the engine "
+            "stays down (at most 4 times this).",
+            Number(0, exclusive=True),
+        ),
+    ],
+    _check_api,
+)
+
+_TLS = section(
+    "tls",
+    "TLS to the broker.",
+    [
+        option("enabled", False, "Connect to the broker over TLS.", Boolean()),
+        option(
+            "ca_file",
+            None,
+            "PEM CA bundle that signed the broker's certificate (default: the system's CAs).",
+            Nullable(File()),
+        ),
+        option("certfile", None, "Client certificate (PEM), with keyfile.", Nullable(File())),
+        option("keyfile", None, "Private key of certfile (PEM).", Nullable(File())),
+        option(
+            "insecure",
+            False,
+            "Skip the broker's host name check (tests only: allows a man in the middle).",
+            Boolean(),
+        ),
+    ],
+    _check_tls,
+)
+
+_MQTT = section(
+    "mqtt",
+    "The MQTT broker: where snapshots come from and events go.",
+    [
+        option("host", "localhost", "Broker host name or IP address.", String()),
+        option(
+            "port",
+            None,
+            "Broker port.",
+            Nullable(Integer(1, 65535)),
+            default_doc="`1883`, or `8883` with tls.enabled",
+        ),
+        option("username", None, "User name for the broker.", Nullable(String())),
+        option("password", None, "Password for the broker; use !secret.", Nullable(SecretString())),
+        option(
+            "client_id",
+            None,
+            "MQTT client id; must be unique on the broker.",
+            Nullable(String()),
+            default_doc="`econnect-bridge-<hostname>-<random>`, made at start",
+        ),
+        option("protocol", "3.1.1", "MQTT protocol version.", Choice(("3.1.1", "5"), as_text)),
+        option("keepalive", 60, "Seconds between keep-alive pings.", Integer(1, 65535)),
+        option(
+            "base_topic",
+            "econnect",
+            "First level(s) of every topic the bridge publishes (events, state, availability).",
+            TopicName(),
+        ),
+        option("qos", 1, "QoS of subscriptions and published events.", Integer(0, 2)),
+        _TLS,
+        option(
+            "shared_group",
+            None,
+            "Subscribe as `$share/<group>/...` so several bridges split the snapshots.",
+            Nullable(Name()),
+        ),
+        option(
+            "skip_retained",
+            True,
+            "Ignore retained snapshots, so a restart does not process old images again.",
+            Boolean(),
+        ),
+        option(
+            "max_queued_messages",
+            1000,
+            "Most outgoing messages kept while the broker is unreachable; older ones are dropped.",
+            Integer(1, 1_000_000),
+        ),
+        option(
+            "persistent_session",
+            True,
+            "Ask the broker to keep the bridge's subscriptions and queue QoS 1 snapshots while it "
+            "is disconnected (needs a stable client_id); not used with shared_group, where a "
+            "dead member's session would keep receiving its share.",
+            Boolean(),
+        ),
+        option(
+            "dedupe_window",
+            0.0,
+            "Seconds during which a snapshot with the same topic and bytes is processed once "
+            "(a publisher re-sending after a broker crash); 0 skips only flagged redeliveries.",
+            Number(0),
+        ),
+    ],
+    _check_mqtt,
+)
+
+_INCLUDE = [
+    option("person", True, "Return the matched person's record (includePerson).", Boolean()),
+    option("names", True, "Include the person's names and aliases (includeNames).", Boolean()),
+    option("tags", True, "Include the person's tags (includeTags).", Boolean()),
+    option("fields", False, "Include the person's entity fields (includeFields).", Boolean()),
+    option("addresses", False, "Include the person's addresses (includeAddresses).", Boolean()),
+]
+
+#: Processing keys a camera may override; the model's CameraSettings has exactly these.
+_CAMERA_TUNABLES = [
+    option(
+        "mode",
+        "publishWithResponse",
+        "publishWithResponse returns who was recognised; publish is fire-and-forget (no events).",
+        Choice(("publishWithResponse", "publish")),
+    ),
+    option(
+        "largest_face_only", True, "Only the largest face of an image (largestFaceOnly).", Boolean()
+    ),
+    option(
+        "allow_double_detection",
+        False,
+        "Let the engine report the same face again soon (allowDoubleDetection).",
+        Boolean(),
+    ),
+    section("include", "Sections of the person record to ask for.", _INCLUDE),
+    option(
+        "min_confidence",
+        0.0,
+        "Faces matched with a lower confidence count as unknown.",
+        Number(0, 1),
+    ),
+    option("min_face_quality", 0.0, "Faces of lower quality are ignored.", Number(0, 1)),
+    option(
+        "min_face_size", 0, "Faces narrower or shorter than this (pixels) are ignored.", Integer(0)
+    ),
+    option(
+        "min_interval",
+        0.0,
+        "Seconds between two engine calls for one camera (newer snapshots replace waiting ones).",
+        Number(0),
+    ),
+    option(
+        "max_image_bytes",
+        10_485_760,
+        "Larger snapshots are dropped without calling the engine.",
+        Integer(1),
+    ),
+    option(
+        "cooldown",
+        30.0,
+        "Seconds during which a person (or tag) seen again on the same camera is not "
+        "announced again.",
+        Number(0),
+    ),
+]
+OVERRIDABLE: Final = tuple(opt.key for opt in _CAMERA_TUNABLES)
+
+_PROCESSING = section(
+    "processing",
+    "How snapshots are sent to the engine and results filtered; defaults for every camera.",
+    [
+        option("workers", 4, "Threads calling the engine in parallel.", Integer(1, 64)),
+        *_CAMERA_TUNABLES,
+        option(
+            "presence_timeout",
+            60.0,
+            "Seconds without a sighting before person, tag and unknown-face presence turn off.",
+            Number(0, exclusive=True),
+        ),
+    ],
+)
+
+
+def _inherited(options: Iterable[Option], parent: str) -> Iterator[Option]:
+    """Derive per-camera overrides: same key and check, default None meaning "inherit"."""
+    for opt in options:
+        where = f"{parent}.{opt.key}"
+        if isinstance(opt.check, Section):
+            nested = Section(list(_inherited(opt.check.options.values(), where)))
+            yield Option(opt.key, {}, opt.description, nested, f"each key: `{where}.*`")
+        else:
+            yield Option(opt.key, None, opt.description, Nullable(opt.check), f"`{where}`")
+
+
+_CAMERA = Section(
+    [
+        required("name", "Camera name, unique; used in topics and entity ids.", Name()),
+        required(
+            "topic",
+            "MQTT topic filter of its snapshots; wildcards `+` and `#` allowed; a `{camera}` "
+            "level names the camera from the topic.",
+            TopicFilter(),
+        ),
+        option(
+            "detector_name",
+            None,
+            "detectorName sent to the engine.",
+            Nullable(String()),
+            default_doc="the camera name",
+        ),
+        option(
+            "time_zone",
+            None,
+            "IANA time zone of this camera.",
+            Nullable(TimeZone()),
+            default_doc="`api.time_zone`",
+        ),
+        option(
+            "payload",
+            "auto",
+            "Snapshot format: auto (sniffed), raw image bytes, json with a base64 image, or a "
+            "data: URI.",
+            Choice(("auto", "raw", "json", "data_uri")),
+        ),
+        option("json_image_key", "image", "Key of the base64 image in a JSON payload.", String()),
+        option(
+            "json_camera_key",
+            None,
+            "Key of the camera name in a JSON payload (overrides the configured name).",
+            Nullable(String()),
+        ),
+        option(
+            "json_time_key",
+            None,
+            "Key of the capture time (ISO 8601 or epoch seconds) in a JSON payload.",
+            Nullable(String()),
+        ),
+        *_inherited(_CAMERA_TUNABLES, "processing"),
+    ]
+)
+
+_FRIGATE = section(
+    "frigate",
+    "Frigate preset: subscribe to `<topic_prefix>/<camera>/<label>/snapshot`.",
+    [
+        option("enabled", False, "Turn the preset on.", Boolean()),
+        option("topic_prefix", "frigate", "Frigate's MQTT topic prefix.", TopicName()),
+        option(
+            "cameras",
+            [],
+            "Frigate cameras to watch; empty means all (a `+` wildcard).",
+            ListOf(Name(), unique=True),
+        ),
+        option(
+            "labels",
+            ["person"],
+            "Frigate object labels whose snapshots are sent.",
+            ListOf(Name(), unique=True, min_items=1),
+        ),
+    ],
+)
+
+_HOMEASSISTANT = section(
+    "homeassistant",
+    "Home Assistant MQTT discovery.",
+    [
+        option("enabled", True, "Publish discovery so entities appear by themselves.", Boolean()),
+        option("discovery_prefix", "homeassistant", "HA's discovery prefix.", TopicName()),
+        option(
+            "status_topic",
+            "homeassistant/status",
+            "HA's birth topic; discovery is sent again when HA says online.",
+            TopicName(),
+        ),
+        option(
+            "retain_state",
+            True,
+            "Retain per-camera state (last person) so HA shows it after a restart.",
+            Boolean(),
+        ),
+        option(
+            "persons",
+            [],
+            "Person names (friendlyName) whose presence entities exist from the start.",
+            ListOf(String(), unique=True),
+        ),
+        option(
+            "tags",
+            [],
+            "Tag names (e.g. VIP) whose presence entities exist from the start.",
+            ListOf(String(), unique=True),
+        ),
+        option(
+            "roster",
+            False,
+            "Create person and tag entities from the engine's roster (needs read permissions).",
+            Boolean(),
+        ),
+    ],
+)
+
+_PUBLISH = section(
+    "publish",
+    "What published events carry.",
+    [
+        option(
+            "person_fields",
+            ["name", "aliases", "tags"],
+            "Person data put into events.",
+            ListOf(Choice(PERSON_FIELDS), unique=True),
+        ),
+        option(
+            "annotated_snapshot",
+            False,
+            "Publish each camera's snapshot with face boxes drawn (needs Pillow).",
+            Boolean(),
+        ),
+    ],
+)
+
+_LOGGING = section(
+    "logging",
+    "Log output.",
+    [
+        option(
+            "level",
+            "INFO",
+            "Least severe level logged.",
+            Choice(("DEBUG", "INFO", "WARNING", "ERROR"), upper),
+        ),
+        option(
+            "format", "text", "text for people, json for log collectors.", Choice(("text", "json"))
+        ),
+    ],
+)
+
+_HEALTH = section(
+    "health",
+    "HTTP health endpoint: /healthz (liveness), /readyz (readiness), /metrics (Prometheus).",
+    [
+        option("enabled", False, "Serve the health endpoint.", Boolean()),
+        option(
+            "host",
+            "127.0.0.1",
+            "Address to listen on; 0.0.0.0 exposes it to the network (e.g. in a container).",
+            String(),
+        ),
+        option("port", 8099, "TCP port to listen on.", Integer(1, 65535)),
+    ],
+)
+
+_SPOOL = section(
+    "spool",
+    "Store and forward: keep snapshots on disk (SQLite) while the engine is unreachable and "
+    "send them, in order, when it is back (also after a restart).",
+    [
+        option("enabled", False, "Turn the spool on.", Boolean()),
+        option(
+            "path",
+            "econnect-spool.sqlite3",
+            "SQLite file of the spool; relative to the config file's folder.",
+            String(),
+        ),
+        option(
+            "max_items",
+            1000,
+            "Most snapshots kept; the oldest is dropped (with an error event) to make room.",
+            Integer(1, 1_000_000),
+        ),
+        option(
+            "max_age",
+            3600.0,
+            "Seconds a snapshot may wait; older ones are dropped with an error event.",
+            Number(0, exclusive=True),
+        ),
+        option(
+            "responses",
+            False,
+            "Also spool publishWithResponse snapshots; their late events have `delayed: true` "
+            "(an automation may ignore them). publish-mode snapshots are always spooled.",
+            Boolean(),
+        ),
+    ],
+)
+
+ROOT: Final = Section(
+    [
+        _API,
+        _MQTT,
+        _PROCESSING,
+        option(
+            "cameras",
+            [],
+            "Image sources on MQTT; at least one, unless the Frigate preset is on.",
+            ListOf(_CAMERA, check=_check_unique_names),
+        ),
+        _FRIGATE,
+        _HOMEASSISTANT,
+        _PUBLISH,
+        _LOGGING,
+        _HEALTH,
+        _SPOOL,
+    ],
+    _check_sources,
+)
+"""The whole configuration file."""
+
+
+def key_places(section_: Section = ROOT, prefix: str = "") -> dict[str, list[str]]:
+    """Map each key name to the sections that have it, to say where a misplaced key belongs."""
+    places: dict[str, list[str]] = {}
+    for opt in section_.options.values():
+        places.setdefault(opt.key, []).append(prefix or "the top level")
+        inner = opt.check.item if isinstance(opt.check, ListOf) else opt.check
+        if isinstance(inner, Section):
+            suffix = "[]" if isinstance(opt.check, ListOf) else ""
+            for key, where in key_places(inner, f"{prefix}{opt.key}{suffix}.").items():
+                places.setdefault(key, []).extend(where)
+    return {key: [place.rstrip(".") for place in where] for key, where in places.items()}
+
+
+def validate(data: Any) -> tuple[dict[str, Any] | None, list[vol.Invalid]]:
+    """Validate a whole configuration; return the clean data, or None and every error."""
+    try:
+        return ROOT(data), []
+    except vol.MultipleInvalid as exc:
+        errors = list(exc.errors)
+    except vol.Invalid as exc:
+        errors = [exc]
+    places = key_places()
+    for error in errors:
+        _point_to_section(error, places)
+    return None, errors
+
+
+def _point_to_section(error: vol.Invalid, places: dict[str, list[str]]) -> None:
+    """For an unknown key with no near miss, say which section has it (indentation slip)."""
+    if not (isinstance(error, InvalidValue) and error.about_key and error.path):
+        return
+    key = error.path[-1]
+    if isinstance(key, str) and error.hint and error.hint.startswith("known keys"):
+        where = places.get(key)
+        if where:
+            error.hint = f"'{key}' belongs under {' or '.join(where)}: check the indentation"

@@ -1,0 +1,384 @@
+"""Home Assistant MQTT discovery payloads, built from one declarative table of entities.
+
+Why it looks like this:
+
+* One table (`ENTITY_SPECS`) says which entities exist, where they read their state and which
+  platform keys they need; the functions below only expand it per camera, tag or person. Adding
+  an entity is one row.
+* Single-component topics `<prefix>/<component>/<node_id>/<unique_id>/config` work on every
+  Home Assistant from 2024 to 2026.11; each payload carries BOTH `object_id` (read up to
+  2026.3) and `default_entity_id` (read from 2025.10), so entity ids are the same on every
+  version and neither version logs a deprecation.
+* Full key names are used for readability; discovery schemas drop keys a version does not
+  know, so one payload serves old and new Home Assistant.
+* Presence binary sensors have no `off_delay`: the bridge publishes OFF itself after its
+  timeout, so the retained state is right even after Home Assistant restarts.
+* Names are untrusted; every id and topic level goes through `econnect_identities.naming.slugify`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from econnect_identities.naming import (
+    ANNOTATED,
+    API_LATENCY,
+    API_REACHABLE,
+    DROPPED,
+    ERRORS,
+    EVENT_TYPES,
+    FACE_COUNT,
+    KNOWN_PERSON,
+    LAST_ERROR,
+    LAST_PERSON,
+    PERSON_LAST_CAMERA,
+    PERSON_PRESENT,
+    PROCESSED,
+    RECOGNITION,
+    TAG_LAST_CAMERA,
+    TAG_PRESENT,
+    UNKNOWN_FACE,
+    EntityKind,
+    camera_unique_id,
+    health_unique_id,
+    slugify,
+    subject_unique_id,
+)
+
+from econnect_bridge import __version__
+from econnect_bridge.states import OFF, ON, Topics, check_topic_prefix
+
+DEFAULT_PREFIX = "homeassistant"
+DEFAULT_NODE_ID = "econnect"
+BRIDGE_DEVICE_NAME = "eConnect bridge"
+MANUFACTURER = "eConnect"
+ORIGIN_NAME = "econnect-bridge"
+
+# Not (yet) in econnect_identities.naming: the tag's counterpart of PERSON_LAST_CAMERA.
+
+Scope = Literal["camera", "camera_tag", "tag", "person", "health"]
+Source = Literal["state", "events", "image"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpec:
+    """One row of the entity table.
+
+    `scope` says what the entity is repeated for and which device it belongs to; `source`
+    which topic it reads (the scope's state topic, the camera's event topic or its image
+    topic); `value` the state payload key rendered as its state; `attributes` the state
+    payload keys exposed as attributes; `options` the platform-specific keys, sent as is.
+    """
+
+    kind: EntityKind
+    scope: Scope
+    source: Source = "state"
+    value: str | None = None
+    attributes: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_BINARY = {"payload_on": ON, "payload_off": OFF}
+_OCCUPANCY = {**_BINARY, "device_class": "occupancy"}
+_DIAGNOSTIC = {"entity_category": "diagnostic"}
+_COUNTER = {**_DIAGNOSTIC, "state_class": "total_increasing", "icon": "mdi:counter"}
+
+ENTITY_SPECS: tuple[EntitySpec, ...] = (
+    # Per camera (device: the camera, via the bridge).
+    EntitySpec(
+        LAST_PERSON,
+        "camera",
+        value="last_person",
+        attributes=("person_id", "tags", "confidence", "quality", "last_seen"),
+        options={"icon": "mdi:account-search"},
+    ),
+    EntitySpec(
+        FACE_COUNT,
+        "camera",
+        value="face_count",
+        options={"state_class": "measurement", "icon": "mdi:face-recognition"},
+    ),
+    EntitySpec(KNOWN_PERSON, "camera", value="known_person", options=_OCCUPANCY),
+    EntitySpec(
+        UNKNOWN_FACE,
+        "camera",
+        value="unknown_face",
+        options={**_BINARY, "icon": "mdi:account-question"},
+    ),
+    EntitySpec(TAG_PRESENT, "camera_tag", value="tag_presence", options=_OCCUPANCY),
+    EntitySpec(
+        RECOGNITION,
+        "camera",
+        source="events",
+        options={"event_types": list(EVENT_TYPES), "icon": "mdi:face-recognition"},
+    ),
+    EntitySpec(ANNOTATED, "camera", source="image", options={"content_type": "image/jpeg"}),
+    # Per configured tag and person (device: the bridge).
+    EntitySpec(
+        TAG_PRESENT,
+        "tag",
+        value="presence",
+        attributes=("last_camera", "last_person", "last_seen"),
+        options=_OCCUPANCY,
+    ),
+    EntitySpec(TAG_LAST_CAMERA, "tag", value="last_camera", options={"icon": "mdi:cctv"}),
+    EntitySpec(
+        PERSON_PRESENT,
+        "person",
+        value="presence",
+        attributes=("person_id", "last_camera", "last_seen", "confidence"),
+        options=_OCCUPANCY,
+    ),
+    EntitySpec(PERSON_LAST_CAMERA, "person", value="last_camera", options={"icon": "mdi:cctv"}),
+    # Bridge health (device: the bridge).
+    EntitySpec(
+        API_REACHABLE,
+        "health",
+        value="api_reachable",
+        options={**_BINARY, **_DIAGNOSTIC, "device_class": "connectivity"},
+    ),
+    EntitySpec(
+        API_LATENCY,
+        "health",
+        value="api_latency_ms",
+        options={
+            **_DIAGNOSTIC,
+            "device_class": "duration",
+            "state_class": "measurement",
+            "unit_of_measurement": "ms",
+            "suggested_display_precision": 0,
+        },
+    ),
+    EntitySpec(PROCESSED, "health", value="processed", options=_COUNTER),
+    EntitySpec(DROPPED, "health", value="dropped", options=_COUNTER),
+    EntitySpec(ERRORS, "health", value="errors", options=_COUNTER),
+    EntitySpec(
+        LAST_ERROR,
+        "health",
+        value="last_error",
+        options={**_DIAGNOSTIC, "enabled_by_default": False, "icon": "mdi:alert-circle"},
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryContext:
+    """Everything the discovery payloads depend on; equal contexts give equal messages.
+
+    `tags` and `persons` are pre-created so that automations can refer to them before the
+    first sighting. `retain` keeps the configs on the broker so entities survive a Home
+    Assistant restart without a re-announce. `support_url` is sent in `origin` when set.
+    """
+
+    node_id: str = DEFAULT_NODE_ID
+    base_topic: str = "econnect"
+    discovery_prefix: str = DEFAULT_PREFIX
+    version: str = __version__
+    cameras: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    persons: tuple[str, ...] = ()
+    annotated: bool = False
+    retain: bool = True
+    support_url: str | None = None
+
+    def __post_init__(self) -> None:
+        check_topic_prefix(self.discovery_prefix, "discovery prefix")
+        check_topic_prefix(self.base_topic, "base topic")
+
+    @property
+    def node(self) -> str:
+        """The slugged node id: discovery topic level, device identifier, unique-id prefix."""
+        return slugify(self.node_id)
+
+    @property
+    def topics(self) -> Topics:
+        """The contract's topics under this context's base topic."""
+        return Topics(self.base_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryMessage:
+    """One retained discovery publish; `payload` is a JSON object, or b"" to remove a config."""
+
+    topic: str
+    payload: Mapping[str, Any] | bytes
+    retain: bool = True
+    qos: int = 1
+
+    def encode(self) -> bytes:
+        """Return the bytes to publish."""
+        if isinstance(self.payload, bytes):
+            return self.payload
+        return json.dumps(self.payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One expansion of a spec: which subject, its unique id, name, device and topic."""
+
+    unique_id: str
+    name: str
+    device: dict[str, Any]
+    topic: str
+    slug: str = ""
+
+
+def pretty_name(name: str) -> str:
+    """Turn `front_door` into `Front door` (a camera's device name); keep other spellings."""
+    text = " ".join(name.replace("_", " ").split())
+    return text[:1].upper() + text[1:] if text else name
+
+
+def bridge_device(ctx: DiscoveryContext) -> dict[str, Any]:
+    """The bridge's device: health, per-tag and per-person entities hang here."""
+    return {
+        "identifiers": [ctx.node],
+        "name": BRIDGE_DEVICE_NAME,
+        "manufacturer": MANUFACTURER,
+        "model": ORIGIN_NAME,
+        "sw_version": ctx.version,
+    }
+
+
+def camera_device(ctx: DiscoveryContext, camera: str) -> dict[str, Any]:
+    """A camera's device, linked to the bridge so the device page shows where it comes from."""
+    return {
+        "identifiers": [f"{ctx.node}_{slugify(camera)}"],
+        "name": pretty_name(camera),
+        "manufacturer": MANUFACTURER,
+        "model": "Camera",
+        "via_device": ctx.node,
+    }
+
+
+def _source_topic(spec: EntitySpec, ctx: DiscoveryContext, camera: str) -> str:
+    if spec.source == "events":
+        return ctx.topics.camera_events(camera)
+    if spec.source == "image":
+        return ctx.topics.annotated(camera)
+    return ctx.topics.camera_state(camera)
+
+
+def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
+    """Expand one spec over the cameras, tags or persons its scope repeats it for."""
+    kind, topics = spec.kind, ctx.topics
+    if spec.scope == "health":
+        unique_id = health_unique_id(ctx.node, kind)
+        yield _Target(unique_id, kind.name, bridge_device(ctx), topics.bridge_state())
+    elif spec.scope == "camera":
+        if spec.source == "image" and not ctx.annotated:
+            return
+        for camera in _unique(ctx.cameras):
+            unique_id = camera_unique_id(ctx.node, camera, kind)
+            device = camera_device(ctx, camera)
+            yield _Target(unique_id, kind.name, device, _source_topic(spec, ctx, camera))
+    elif spec.scope == "camera_tag":
+        for camera in _unique(ctx.cameras):
+            for tag in _unique(ctx.tags):
+                unique_id = f"{camera_unique_id(ctx.node, camera, kind)}_{slugify(tag)}"
+                name = kind.name.format(name=tag)
+                device = camera_device(ctx, camera)
+                state = topics.camera_state(camera)
+                yield _Target(unique_id, name, device, state, slugify(tag))
+    else:
+        subjects = ctx.tags if spec.scope == "tag" else ctx.persons
+        for subject in _unique(subjects):
+            unique_id = subject_unique_id(ctx.node, subject, kind)
+            name = kind.name.format(name=subject)
+            state = topics.subject_state(spec.scope, subject)
+            yield _Target(unique_id, name, bridge_device(ctx), state)
+
+
+def _unique(names: Iterable[str]) -> Iterator[str]:
+    """Skip names whose slug was already used: they would share unique ids and topics."""
+    seen: set[str] = set()
+    for name in names:
+        slug = slugify(name)
+        if slug not in seen:
+            seen.add(slug)
+            yield name
+
+
+def _value_template(spec: EntitySpec, target: _Target) -> str | None:
+    if spec.scope == "camera_tag":
+        # A tag added to the configuration is OFF until the camera state mentions it.
+        return f"{{{{ value_json.get('tag_presence', {{}}).get('{target.slug}', 'OFF') }}}}"
+    if spec.value is None:
+        return None
+    return f"{{{{ value_json.{spec.value} }}}}"
+
+
+def _attributes_template(keys: tuple[str, ...]) -> str:
+    pairs = ", ".join(f"'{key}': value_json.{key}" for key in keys)
+    return f"{{{{ {{{pairs}}} | tojson }}}}"
+
+
+def _topic_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
+    if spec.source == "image":
+        return {"image_topic": target.topic}
+    keys: dict[str, Any] = {"state_topic": target.topic}
+    template = _value_template(spec, target)
+    if template is not None:
+        keys["value_template"] = template
+    if spec.attributes:
+        keys["json_attributes_topic"] = target.topic
+        keys["json_attributes_template"] = _attributes_template(spec.attributes)
+    return keys
+
+
+def _payload(spec: EntitySpec, target: _Target, ctx: DiscoveryContext) -> dict[str, Any]:
+    origin: dict[str, Any] = {"name": ORIGIN_NAME, "sw_version": ctx.version}
+    if ctx.support_url:
+        origin["support_url"] = ctx.support_url
+    return {
+        "name": target.name,
+        "unique_id": target.unique_id,
+        "object_id": target.unique_id,
+        "default_entity_id": f"{spec.kind.platform}.{target.unique_id}",
+        "device": target.device,
+        "origin": origin,
+        "availability": [{"topic": ctx.topics.availability()}],
+        "availability_mode": "all",
+        **_topic_keys(spec, target),
+        **spec.options,
+    }
+
+
+def config_topic(ctx: DiscoveryContext, platform: str, unique_id: str) -> str:
+    """`<prefix>/<component>/<node_id>/<unique_id>/config`."""
+    return f"{ctx.discovery_prefix}/{platform}/{ctx.node}/{unique_id}/config"
+
+
+def discovery_messages(ctx: DiscoveryContext) -> list[DiscoveryMessage]:
+    """Build every discovery config for `ctx`, in table order, without duplicates."""
+    messages: dict[str, DiscoveryMessage] = {}
+    for spec in ENTITY_SPECS:
+        for target in _targets(spec, ctx):
+            topic = config_topic(ctx, spec.kind.platform, target.unique_id)
+            payload = _payload(spec, target, ctx)
+            messages.setdefault(topic, DiscoveryMessage(topic, payload, retain=ctx.retain))
+    return list(messages.values())
+
+
+def removal_messages(
+    previous_topics: Iterable[str], current_topics: Iterable[str]
+) -> list[DiscoveryMessage]:
+    """Empty retained payloads for configs on the broker that the new set no longer has.
+
+    `previous_topics` are the retained configs seen under `discovery_subscription(...)` at
+    start; emptying them deletes entities of a camera, tag or person dropped from the config.
+    """
+    stale = set(previous_topics) - set(current_topics)
+    return [
+        DiscoveryMessage(topic, b"", retain=True)
+        for topic in sorted(stale)
+        if topic.endswith("/config")
+    ]
+
+
+def discovery_subscription(prefix: str, node_id: str) -> str:
+    """The filter matching every config this node may have published: `<p>/+/<node>/+/config`."""
+    return f"{check_topic_prefix(prefix, 'discovery prefix')}/+/{slugify(node_id)}/+/config"

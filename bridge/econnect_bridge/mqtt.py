@@ -1,0 +1,375 @@
+"""The paho-mqtt 2.x adapter: the only module that imports paho.
+
+It owns the connection: last will `offline`, retained `online` after every connect,
+resubscription in the connect callback (so subscriptions survive reconnects), automatic
+reconnect with backoff, and a bounded outgoing queue. paho's callbacks never raise and never
+block: incoming messages go straight to a handler that only enqueues, and connection changes
+are reported to a listener that only enqueues too.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from econnect_identities.errors import strict_tls_advice
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+_LOGGER = logging.getLogger(__name__)
+ONLINE = "online"
+OFFLINE = "offline"
+#: MQTT 5 session expiry (s) for persistent sessions: a bridge down longer starts afresh.
+SESSION_EXPIRY = 3600
+#: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
+MAX_INFLIGHT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message as the bridge sees it, detached from paho."""
+
+    topic: str
+    payload: bytes = field(repr=False)
+    retain: bool = False
+    qos: int = 0
+    dup: bool = False  # a QoS 1 redelivery: the broker may have sent it before
+
+
+MessageHandler = Callable[[Incoming], None]
+ConnectionListener = Callable[[bool], None]
+
+
+class Publisher(Protocol):
+    """What the pipeline needs from a broker connection (the 3-method boundary)."""
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
+    ) -> bool:
+        """Queue a message; return False when it could not be queued."""
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, *, shared: bool) -> None:
+        """Route messages matching `topic_filter` to `handler` (kept across reconnects)."""
+
+    def stop(self) -> None:
+        """Say `offline` and disconnect."""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Everything needed to connect, already validated by the configuration."""
+
+    host: str = "localhost"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    protocol: str = "3.1.1"
+    keepalive: int = 60
+    qos: int = 1
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    tls_insecure: bool = False
+    shared_group: str | None = None
+    persistent_session: bool = True
+    max_queued_messages: int = 1000
+
+    @property
+    def keeps_session(self) -> bool:
+        """Return whether to ask the broker for a persistent session.
+
+        Not with a shared group: Mosquitto keeps an offline member's persistent session in the
+        group's rotation and queues every n-th snapshot for a dead instance. With a clean
+        session a dead member leaves the group, and the live ones get everything.
+        """
+        return self.persistent_session and not self.shared_group
+
+
+def describe_connect_error(err: BaseException | None, settings: MqttSettings) -> str:
+    """Explain a failed connection attempt for the log (never shows a password)."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        advice = strict_tls_advice(err.verify_message or str(err))
+        if advice is not None:
+            return (
+                f"the broker's TLS certificate was refused: {advice}. The bridge never falls "
+                "back to unencrypted MQTT"
+            )
+        return (
+            f"the broker's TLS certificate is not trusted ({err.verify_message}); set "
+            "mqtt.tls.ca_file to the CA that signed it. The bridge never falls back to "
+            "unencrypted MQTT"
+        )
+    if isinstance(err, ssl.SSLError):
+        return f"TLS handshake failed ({err.reason or err}); check mqtt.port and mqtt.tls"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused (is the broker running, is mqtt.port right?)"
+    if err is None:
+        return "unknown error"
+    return f"{type(err).__name__}: {err}"
+
+
+def apply_credentials(client: mqtt.Client, settings: MqttSettings) -> None:
+    """Set the login and TLS of a paho client (the bridge's and `doctor`'s, the same way).
+
+    TLS always verifies the broker's certificate (CERT_REQUIRED); there is no fallback to
+    plain MQTT. `tls.insecure` only skips the host-name check, as paho defines it.
+    """
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(
+            ca_certs=settings.tls_ca_file,
+            certfile=settings.tls_certfile,
+            keyfile=settings.tls_keyfile,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(settings.tls_insecure)
+
+
+def default_client_id(base_topic: str) -> str:
+    """Return a client id that is stable across restarts (persistent sessions need that)."""
+    host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
+    return f"econnect-bridge-{host}-{base_topic.replace('/', '-')}"
+
+
+class MqttConnection:
+    """One long-lived paho client shared by the whole bridge."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        availability_topic: str,
+        client_id: str,
+        on_connection: ConnectionListener = lambda _up: None,
+    ) -> None:
+        self._settings = settings
+        self._availability = availability_topic
+        self._on_connection = on_connection
+        self._routes: list[tuple[str, str, MessageHandler]] = []  # (filter, subscribed as, handler)
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self.ready = threading.Event()  # connected AND every subscription acknowledged
+        self._pending_subacks: set[int] = set()
+        self.publish_failures = 0
+        self.connect_failures = 0
+        self.queued_while_disconnected = 0
+        self.connections = 0
+        self.sessions_lost = 0  # reconnections where the broker had forgotten our session
+        self.last_connect_error: str | None = None
+        self._stopping = False
+        self._client = self._make_client(client_id)
+
+    def _make_client(self, client_id: str) -> mqtt.Client:
+        s = self._settings
+        v5 = s.protocol == "5"
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else not s.keeps_session,
+        )
+        client.suppress_exceptions = True  # an escaped exception must never kill the loop
+        # paho's own packet log (types, flags, topics and sizes; never payloads or passwords)
+        # shows at DEBUG under econnect_bridge.mqtt.paho.
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        apply_credentials(client, s)
+        client.will_set(self._availability, OFFLINE, qos=1, retain=True)
+        client.max_queued_messages_set(s.max_queued_messages)
+        # QoS 1 messages awaiting PUBACK; paho's 20 throttles a burst of events on loopback.
+        client.max_inflight_messages_set(MAX_INFLIGHT)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
+        client.on_connect_fail = self._handle_connect_fail
+        return client
+
+    def start(self) -> None:
+        """Connect in the background; paho retries until the broker answers."""
+        s = self._settings
+        if s.protocol == "5":
+            # MQTT 5 keeps the session on the broker only when asked to, for a bounded time.
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY if s.keeps_session else 0
+            self._client.connect_async(
+                s.host,
+                s.port,
+                keepalive=s.keepalive,
+                clean_start=not s.keeps_session,
+                properties=properties,
+            )
+        else:
+            self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self._client.loop_start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until connected and subscribed (or timeout); used at start-up and by tests."""
+        return self.ready.wait(timeout)
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, *, shared: bool) -> None:
+        """Register a route; it is (re)subscribed on every connect."""
+        group = self._settings.shared_group
+        as_subscribed = f"$share/{group}/{topic_filter}" if shared and group else topic_filter
+        with self._lock:
+            self._routes.append((topic_filter, as_subscribed, handler))
+        if self.connected.is_set():
+            self._client.subscribe(as_subscribed, qos=self._settings.qos)
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
+    ) -> bool:
+        """Queue a message for the broker; paho keeps QoS>0 messages across reconnects."""
+        info = self._client.publish(
+            topic, payload, qos=self._settings.qos if qos is None else qos, retain=retain
+        )
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            self.queued_while_disconnected += 1  # kept (bounded) and sent after reconnect
+            return True
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return True
+        self.publish_failures += 1
+        _LOGGER.warning("MQTT outgoing queue full: dropped a message for %s", topic)
+        return False
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Publish `offline` (retained), flush, and disconnect cleanly."""
+        self._stopping = True
+        if self.connected.is_set():
+            info = self._client.publish(self._availability, OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                _LOGGER.debug("could not confirm the offline message before disconnecting")
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+        self.ready.clear()
+
+    # paho callbacks: run on paho's network thread, so they only record and hand over.
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        try:
+            if reason_code.is_failure:
+                self.last_connect_error = f"refused by the broker: {reason_code}"
+                _LOGGER.error(
+                    "MQTT broker refused the connection: %s (check mqtt.username, "
+                    "mqtt.password and the broker's ACL)",
+                    reason_code,
+                )
+                return
+            self.last_connect_error = None
+            self.connections += 1
+            if self.connections > 1 and self._settings.keeps_session:
+                if getattr(flags, "session_present", False):
+                    _LOGGER.info("The broker kept our session: queued snapshots follow")
+                else:
+                    self.sessions_lost += 1
+                    _LOGGER.warning(
+                        "The broker did not keep our session (restarted without persistence, "
+                        "or the session expired): snapshots sent while we were away are lost"
+                    )
+            client.publish(self._availability, ONLINE, qos=1, retain=True)
+            with self._lock:
+                subscriptions = sorted({sub for _f, sub, _h in self._routes})
+                self._pending_subacks = set()
+                for sub in subscriptions:
+                    _rc, mid = client.subscribe(sub, qos=self._settings.qos)
+                    if mid is not None:
+                        self._pending_subacks.add(mid)
+                if not self._pending_subacks:
+                    self.ready.set()
+            self.connected.set()
+            _LOGGER.info("Connected to MQTT broker %s:%s", self._settings.host, self._settings.port)
+            self._on_connection(True)
+        except Exception:
+            _LOGGER.exception("error while handling the MQTT connection")
+
+    def _handle_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """A (re)connection attempt failed; paho retries with backoff. Say why, once per reason.
+
+        paho calls this from inside its `except OSError`, so the exception is still at hand.
+        A TLS failure is never "solved" by falling back to plain MQTT: it is reported and
+        retried with the same settings until the configuration is fixed.
+        """
+        try:
+            err = sys.exc_info()[1]
+            self.connect_failures += 1
+            reason = describe_connect_error(err, self._settings)
+            if reason != self.last_connect_error:
+                _LOGGER.error(
+                    "Cannot connect to the MQTT broker %s:%s: %s (retrying)",
+                    self._settings.host,
+                    self._settings.port,
+                    reason,
+                )
+            self.last_connect_error = reason
+        except Exception:
+            _LOGGER.exception("error while handling an MQTT connection failure")
+
+    def _handle_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        try:
+            was_connected = self.connected.is_set()
+            self.connected.clear()
+            self.ready.clear()
+            if was_connected and not self._stopping:
+                _LOGGER.warning("Disconnected from MQTT broker (%s); reconnecting", reason_code)
+                self._on_connection(False)
+        except Exception:
+            _LOGGER.exception("error while handling the MQTT disconnection")
+
+    def _handle_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        try:
+            if any(code.is_failure for code in reason_codes):
+                _LOGGER.error("MQTT broker refused a subscription: %s", reason_codes)
+            with self._lock:
+                self._pending_subacks.discard(mid)
+                if not self._pending_subacks:
+                    self.ready.set()
+        except Exception:
+            _LOGGER.exception("error while handling a subscription acknowledgement")
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            incoming = Incoming(
+                msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, bool(msg.dup)
+            )
+            for topic_filter, _sub, handler in self._routes:
+                if mqtt.topic_matches_sub(topic_filter, msg.topic):
+                    handler(incoming)
+                    return
+        except Exception:
+            _LOGGER.exception("error while receiving a message on %s", msg.topic)

@@ -1,0 +1,293 @@
+"""The bridge's MQTT topics and retained state payloads, in one place.
+
+Everything a subscriber reads is described here (topics) or in `econnect_identities.events`
+(event payloads), so the contract in `docs/mqtt.md`, the JSON schema in
+`core/econnect_identities/schemas/events.schema.json`, the Home Assistant discovery payloads
+and the runtime cannot drift apart. Builders are pure: the runtime owns the clock, the counters
+and the presence timers and hands in frozen snapshots.
+
+State payloads carry ON/OFF strings (not booleans) because Home Assistant's binary sensors
+compare rendered text with `payload_on`/`payload_off`; the bridge itself turns presence OFF after
+its timeout and republishes, so the retained state is right even after Home Assistant restarts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from econnect_identities.events import SCHEMA_VERSION, utc_iso
+from econnect_identities.models import Outcome
+from econnect_identities.naming import slugify
+
+ONLINE = "online"
+OFFLINE = "offline"
+ON = "ON"
+OFF = "OFF"
+DEFAULT_BASE_TOPIC = "econnect"
+
+SubjectKind = Literal["person", "tag"]
+
+# Names of payload kinds, as used by `econnect_identities.schemas.validate_payload` and
+# `Topics.kind_of`.
+KIND_RECOGNITION = "recognition"
+KIND_SIGHTING = "sighting"
+KIND_ERROR = "error"
+KIND_CAMERA_STATE = "camera_state"
+KIND_PERSON_STATE = "person_state"
+KIND_TAG_STATE = "tag_state"
+KIND_BRIDGE_STATE = "bridge_state"
+
+
+def check_topic_prefix(value: str, what: str) -> str:
+    """Return `value` if it can prefix MQTT topics, else raise ValueError saying why.
+
+    A base topic or discovery prefix comes from the user's configuration: a wildcard or an empty
+    level in it would make every published topic invalid or ambiguous, so fail at start-up.
+    """
+    if not value or value.startswith("/") or value.endswith("/") or "//" in value:
+        msg = f"{what} {value!r} must be non-empty levels separated by single '/'"
+        raise ValueError(msg)
+    if any(char in value for char in "+#\0"):
+        msg = f"{what} {value!r} must not contain '+', '#' or NUL"
+        raise ValueError(msg)
+    return value
+
+
+def on_off(flag: bool) -> str:
+    """Return the ON/OFF text Home Assistant's binary sensors read."""
+    return ON if flag else OFF
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else utc_iso(moment)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    """Serialise a payload as compact UTF-8 JSON (names with accents stay readable)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic of the MQTT contract under one base topic.
+
+    Each method slugs the name it is given, so an untrusted camera, person or tag name can
+    neither add a topic level nor a wildcard.
+    """
+
+    base: str = DEFAULT_BASE_TOPIC
+
+    def __post_init__(self) -> None:
+        check_topic_prefix(self.base, "base topic")
+
+    def _join(self, *levels: str) -> str:
+        return "/".join((self.base, *levels))
+
+    def events(self) -> str:
+        """Every recognition event (not retained)."""
+        return self._join("events")
+
+    def camera_events(self, camera: str) -> str:
+        """One camera's recognition events (not retained); HA's event entity reads this."""
+        return self._join("cameras", slugify(camera), "events")
+
+    def person_event(self, person: str) -> str:
+        """A known person seen (not retained)."""
+        return self._join("persons", slugify(person))
+
+    def tag_event(self, tag: str) -> str:
+        """A person carrying a tag seen (not retained)."""
+        return self._join("tags", slugify(tag))
+
+    def errors(self) -> str:
+        """Snapshots that could not be processed (not retained)."""
+        return self._join("errors")
+
+    def availability(self) -> str:
+        """`online` / `offline` (retained; `offline` is the MQTT last will)."""
+        return self._join("bridge", "availability")
+
+    def bridge_state(self) -> str:
+        """The bridge's health (retained when `retain_state`)."""
+        return self._join("bridge", "state")
+
+    def camera_state(self, camera: str) -> str:
+        """One camera's latest result and presence (retained when `retain_state`)."""
+        return self._join("cameras", slugify(camera), "state")
+
+    def person_state(self, person: str) -> str:
+        """One person's presence (retained when `retain_state`)."""
+        return self._join("persons", slugify(person), "state")
+
+    def tag_state(self, tag: str) -> str:
+        """One tag's presence (retained when `retain_state`)."""
+        return self._join("tags", slugify(tag), "state")
+
+    def subject_state(self, kind: SubjectKind, name: str) -> str:
+        """The state topic of a person or a tag."""
+        return self.person_state(name) if kind == "person" else self.tag_state(name)
+
+    def annotated(self, camera: str) -> str:
+        """The last snapshot with faces boxed, as raw JPEG bytes (optional)."""
+        return self._join("cameras", slugify(camera), "annotated")
+
+    def kind_of(self, topic: str) -> str | None:
+        """Name the JSON payload kind published on `topic` (None: not JSON or not ours).
+
+        Lets tests and tools validate whatever they receive under the base topic with
+        `econnect_identities.schemas.validate_payload(topics.kind_of(topic), payload)`.
+        """
+        prefix = self.base + "/"
+        if not topic.startswith(prefix):
+            return None
+        return _KIND_BY_SHAPE.get(_shape(topic[len(prefix) :].split("/")))
+
+
+def _shape(levels: list[str]) -> tuple[str, ...]:
+    """Replace the name level of `cameras/x/...`, `persons/x...`, `tags/x...` with `*`."""
+    if len(levels) >= 2 and levels[0] in {"cameras", "persons", "tags"}:
+        return (levels[0], "*", *levels[2:])
+    return tuple(levels)
+
+
+_KIND_BY_SHAPE: dict[tuple[str, ...], str] = {
+    ("events",): KIND_RECOGNITION,
+    ("cameras", "*", "events"): KIND_RECOGNITION,
+    ("persons", "*"): KIND_SIGHTING,
+    ("tags", "*"): KIND_SIGHTING,
+    ("errors",): KIND_ERROR,
+    ("cameras", "*", "state"): KIND_CAMERA_STATE,
+    ("persons", "*", "state"): KIND_PERSON_STATE,
+    ("tags", "*", "state"): KIND_TAG_STATE,
+    ("bridge", "state"): KIND_BRIDGE_STATE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """What one camera saw last, and whether its presence flags are still on.
+
+    `time` is when this state was produced (a result or a presence timeout); `last_seen` is
+    when `last_person` was seen. `tag_presence` maps tag names (any spelling) to on/off.
+    """
+
+    camera: str
+    time: datetime
+    outcome: Outcome | None = None
+    face_count: int = 0
+    last_person: str | None = None
+    person_id: str | None = None
+    tags: tuple[str, ...] = ()
+    confidence: float | None = None
+    quality: float | None = None
+    last_seen: datetime | None = None
+    known_person: bool = False
+    unknown_face: bool = False
+    tag_presence: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """Presence of one person or one tag, across cameras."""
+
+    kind: SubjectKind
+    name: str
+    presence: bool = False
+    person_id: str | None = None
+    last_camera: str | None = None
+    last_person: str | None = None
+    last_seen: datetime | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthState:
+    """The bridge's counters and the engine's reachability."""
+
+    version: str
+    started: datetime
+    api_reachable: bool = False
+    api_latency_ms: float | None = None
+    processed: int = 0
+    dropped: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+def camera_state_payload(state: CameraState) -> dict[str, Any]:
+    """Build the payload of `<base>/cameras/<camera>/state`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "camera": slugify(state.camera),
+        "time": utc_iso(state.time),
+        "outcome": state.outcome,
+        "face_count": state.face_count,
+        "last_person": state.last_person,
+        "person_id": state.person_id,
+        "tags": list(state.tags),
+        "confidence": _round(state.confidence, 4),
+        "quality": _round(state.quality, 4),
+        "last_seen": _time(state.last_seen),
+        "known_person": on_off(state.known_person),
+        "unknown_face": on_off(state.unknown_face),
+        "tag_presence": {slugify(tag): on_off(on) for tag, on in state.tag_presence.items()},
+    }
+
+
+def _last_camera(state: SubjectState) -> str | None:
+    return None if state.last_camera is None else slugify(state.last_camera)
+
+
+def person_state_payload(state: SubjectState) -> dict[str, Any]:
+    """Build the payload of `<base>/persons/<person>/state`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "person": state.name,
+        "person_id": state.person_id,
+        "presence": on_off(state.presence),
+        "last_camera": _last_camera(state),
+        "last_seen": _time(state.last_seen),
+        "confidence": _round(state.confidence, 4),
+    }
+
+
+def tag_state_payload(state: SubjectState) -> dict[str, Any]:
+    """Build the payload of `<base>/tags/<tag>/state`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tag": state.name,
+        "presence": on_off(state.presence),
+        "last_camera": _last_camera(state),
+        "last_person": state.last_person,
+        "last_seen": _time(state.last_seen),
+    }
+
+
+def subject_state_payload(state: SubjectState) -> dict[str, Any]:
+    """Build a person's or a tag's state payload, whichever `state.kind` says."""
+    if state.kind == "person":
+        return person_state_payload(state)
+    return tag_state_payload(state)
+
+
+def bridge_state_payload(state: HealthState) -> dict[str, Any]:
+    """Build the payload of `<base>/bridge/state`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "version": state.version,
+        "api_reachable": on_off(state.api_reachable),
+        "api_latency_ms": _round(state.api_latency_ms, 1),
+        "processed": state.processed,
+        "dropped": state.dropped,
+        "errors": state.errors,
+        "last_error": state.last_error,
+        "started": utc_iso(state.started),
+    }

@@ -1,0 +1,181 @@
+"""Asynchronous driver: runs the same protocol flows over an injected `aiohttp` session.
+
+Home Assistant hands us its shared session (inject-websession), so this module never creates
+one. Only this file imports aiohttp; importing `econnect_identities` does not pull it in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import aiohttp
+
+from econnect_identities import protocol
+from econnect_identities.errors import (
+    EconnectConnectionError,
+    EconnectProtocolError,
+    EconnectTimeoutError,
+    tls_error,
+)
+from econnect_identities.flows import (
+    NeedToken,
+    Operation,
+    Step,
+    drive_async,
+    operation_flow,
+    token_flow,
+)
+from econnect_identities.models import Person, PublishOptions, RecognitionResult, Tag
+from econnect_identities.operations import (
+    people_operation,
+    publish_operation,
+    publish_request,
+    recognition_operation,
+    tags_operation,
+)
+from econnect_identities.protocol import HttpRequest, HttpResponse
+from econnect_identities.tokens import TokenState
+
+T = TypeVar("T")
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def build_ssl_context(*, verify_ssl: bool, ca_file: str | None) -> ssl.SSLContext | bool:
+    """Return what aiohttp's `ssl=` needs; this reads files, so call it outside the event loop."""
+    if not verify_ssl:
+        return False
+    if ca_file:
+        return ssl.create_default_context(cafile=ca_file)
+    return True
+
+
+class AsyncEconnectClient:
+    """Talk to one engine from asyncio code (the Home Assistant integration)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        ssl_context: ssl.SSLContext | bool = True,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = protocol.normalise_base_url(base_url)
+        self._session = session
+        self._state = TokenState(username=username, password=password, static_token=token)
+        self._token_lock = asyncio.Lock()
+        self._ssl = ssl_context
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout + connect_timeout, sock_connect=connect_timeout, sock_read=timeout
+        )
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"AsyncEconnectClient({self.base_url!r}, username={self._state.username!r})"
+
+    @property
+    def authentications(self) -> int:
+        """Return how many times the client signed in."""
+        return self._state.authentications
+
+    @property
+    def renewals(self) -> int:
+        """Return how many times the client renewed its token ahead of expiry."""
+        return self._state.renewals
+
+    async def authenticate(self) -> None:
+        """Sign in now if no valid token is held (the config flow's credential check)."""
+        await self._token(None)
+
+    async def publish_with_response(
+        self,
+        image: bytes,
+        *,
+        detector_name: str,
+        time_zone: str,
+        detect_time: datetime | None = None,
+        options: PublishOptions | None = None,
+    ) -> RecognitionResult:
+        """Recognise the faces in `image`."""
+        request = publish_request(image, detector_name, time_zone, detect_time, options)
+        return await self.run(recognition_operation(request))
+
+    async def publish(
+        self,
+        image: bytes,
+        *,
+        detector_name: str,
+        time_zone: str,
+        detect_time: datetime | None = None,
+    ) -> None:
+        """Hand `image` to the engine without waiting for a result."""
+        request = publish_request(image, detector_name, time_zone, detect_time, None)
+        await self.run(publish_operation(request))
+
+    async def tags(self) -> tuple[Tag, ...]:
+        """Return the roster's tags."""
+        return await self.run(tags_operation())
+
+    async def people(self, tag_id: str) -> tuple[Person, ...]:
+        """Return the people carrying a tag."""
+        return await self.run(people_operation(tag_id))
+
+    async def run(self, operation: Operation[T]) -> T:
+        """Drive one operation flow to its parsed result."""
+        flow = operation_flow(operation, can_reauthenticate=self._state.can_reauthenticate)
+        return await drive_async(flow, self._answer)
+
+    async def _answer(self, step: Step) -> Any:
+        if isinstance(step, NeedToken):
+            return await self._token(step.stale)
+        return await self._send(step)
+
+    async def _token(self, stale: str | None) -> str:
+        async with self._token_lock:
+            return await drive_async(token_flow(self._state, self._clock(), stale), self._send)
+
+    async def _send(self, request: HttpRequest) -> HttpResponse:
+        """Send one request; the only place where aiohttp errors become ours."""
+        try:
+            async with self._session.request(
+                request.method,
+                request.url(self.base_url),
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=self._timeout,
+                ssl=self._ssl,
+            ) as response:
+                body = await _read_bounded(response)
+                return HttpResponse(response.status, body, dict(response.headers))
+        except aiohttp.ClientConnectorCertificateError as err:
+            raise tls_error(str(err.certificate_error)) from err
+        except aiohttp.ClientSSLError as err:
+            raise tls_error(str(err)) from err
+        except TimeoutError as err:
+            msg = f"The engine at {self.base_url} did not answer in time"
+            raise EconnectTimeoutError(msg) from err
+        except aiohttp.ClientError as err:
+            msg = f"Cannot reach the engine at {self.base_url}: {err}"
+            raise EconnectConnectionError(msg) from err
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+            raise EconnectProtocolError(msg, status=response.status)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,157 @@
+"""The published event schema: recognition results as versioned, JSON-ready dicts.
+
+One schema serves the bridge's MQTT events and the integration's action response and bus
+events, so Node-RED flows and Home Assistant scripts read the same fields. Which person data
+is included is the user's choice (`person_fields`): person data is personal data.
+Bump `SCHEMA_VERSION` on any incompatible change and update `docs/mqtt.md` and
+`core/econnect_identities/schemas/events.schema.json` with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from econnect_identities.models import DetectedFace, EntityField, Person, RecognitionResult
+from econnect_identities.naming import OUTCOME_EVENT_TYPE
+
+SCHEMA_VERSION = 1
+PERSON_FIELDS = ("name", "aliases", "tags", "fields", "addresses")
+DEFAULT_PERSON_FIELDS = frozenset({"name", "aliases", "tags"})
+
+
+def utc_iso(moment: datetime) -> str:
+    """Format a time as ISO 8601 UTC with a `Z`, to the millisecond."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _field_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _fields(fields: Iterable[EntityField]) -> dict[str, object]:
+    return {item.name: _field_value(item.value) for item in fields}
+
+
+def person_dict(person: Person, person_fields: frozenset[str]) -> dict[str, Any]:
+    """Describe a person with only the sections the user chose to publish."""
+    data: dict[str, Any] = {"id": person.person_id}
+    if "name" in person_fields:
+        data["name"] = person.display_name
+    if "aliases" in person_fields:
+        data["aliases"] = [alias.full_name for alias in person.aliases if alias.full_name]
+    if "tags" in person_fields:
+        data["tags"] = [
+            {"id": tag.tag_id, "name": tag.name, "expires": tag.expires} for tag in person.tags
+        ]
+    if "fields" in person_fields:
+        data["fields"] = _fields(person.fields)
+    if "addresses" in person_fields:
+        data["addresses"] = [dict(address) for address in person.addresses]
+    return data
+
+
+def face_dict(face: DetectedFace, person_fields: frozenset[str]) -> dict[str, Any]:
+    """Describe one detected face."""
+    box = face.box
+    return {
+        "face_id": face.face_id,
+        "detect_id": face.detect_id,
+        "confidence": round(face.confidence, 4),
+        "quality": round(face.quality, 4),
+        "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
+        "known": face.is_known,
+        "person": None if face.person is None else person_dict(face.person, person_fields),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """Where and when an image was taken and how long the engine took over it."""
+
+    camera: str
+    detector_name: str
+    detect_time: datetime
+    source_topic: str | None = None
+    latency_ms: float | None = None
+    delayed: bool = False
+
+
+def recognition_event(
+    result: RecognitionResult,
+    sighting: Sighting,
+    person_fields: frozenset[str] = DEFAULT_PERSON_FIELDS,
+) -> dict[str, Any]:
+    """Describe one processed snapshot: the payload of `<base>/events`."""
+    known = result.known_faces
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": str(uuid.uuid4()),
+        "type": "recognition",
+        # `event_type` lets Home Assistant's MQTT `event` entity read this payload directly.
+        "event_type": OUTCOME_EVENT_TYPE[result.outcome],
+        "camera": sighting.camera,
+        "detector_name": sighting.detector_name,
+        "source_topic": sighting.source_topic,
+        "detect_time": utc_iso(sighting.detect_time),
+        "processed_time": utc_iso(datetime.now(UTC)),
+        "api_latency_ms": None if sighting.latency_ms is None else round(sighting.latency_ms, 1),
+        "delayed": sighting.delayed,
+        "outcome": result.outcome,
+        "face_count": len(result.faces),
+        "known_count": len(known),
+        "unknown_count": len(result.faces) - len(known),
+        "persons": sorted({f.person.display_name for f in known if f.person}),
+        "tags": sorted({name for f in known if f.person for name in f.person.tag_names}),
+        "faces": [face_dict(face, person_fields) for face in result.faces],
+    }
+
+
+def sighting_event(
+    face: DetectedFace,
+    sighting: Sighting,
+    person_fields: frozenset[str],
+    *,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """Describe a known person seen (`<base>/persons/<p>`) or a tag seen (`<base>/tags/<t>`)."""
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "type": "tag_seen" if tag else "person_seen",
+        "camera": sighting.camera,
+        "detect_time": utc_iso(sighting.detect_time),
+        "confidence": round(face.confidence, 4),
+        "quality": round(face.quality, 4),
+        "person": None if face.person is None else person_dict(face.person, person_fields),
+    }
+    if tag is not None:
+        data["tag"] = tag
+    return data
+
+
+def error_event(
+    code: str,
+    message: str,
+    *,
+    camera: str | None = None,
+    source_topic: str | None = None,
+) -> dict[str, Any]:
+    """Describe a snapshot that could not be processed: the payload of `<base>/errors`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "type": "error",
+        "code": code,
+        "message": message,
+        "camera": camera,
+        "source_topic": source_topic,
+        "time": utc_iso(datetime.now(UTC)),
+    }
