@@ -22,12 +22,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import requests
-from econnect_identities.models import PublishOptions, PublishRequest
-from econnect_identities.protocol import PUBLISH_WITH_RESPONSE_PATH, publish_body
 from paho.mqtt.enums import CallbackAPIVersion
 from requests.adapters import HTTPAdapter
 
 from benchmarks.stats import Sample, iso_epoch, seq_from_topic
+from econnect_identities.models import PublishOptions, PublishRequest
+from econnect_identities.protocol import PUBLISH_WITH_RESPONSE_PATH, publish_body
 
 #: The options the bridge sends with its default configuration (pipeline.publish_options).
 BRIDGE_OPTIONS = PublishOptions(

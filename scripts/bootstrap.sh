@@ -437,7 +437,7 @@ find_python313() {
 setup_ha_venv() {
   local venv=".venv-ha" want
   if [ "${ECONNECT_SKIP_HA:-0}" = "1" ]; then
-    log "ECONNECT_SKIP_HA=1: not building $venv (the Home Assistant tests will be skipped)"
+    log "ECONNECT_SKIP_HA=1: not building $venv (the Home Assistant 2025.4 step will not run)"
     return 0
   fi
   want="$(stamp_of "ha=${HA_PINS[*]}")"

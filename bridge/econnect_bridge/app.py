@@ -17,10 +17,6 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from econnect_identities.annotate import pillow_available
-from econnect_identities.errors import EconnectError
-from econnect_identities.naming import slugify
-
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.discovery import (
@@ -38,6 +34,9 @@ from econnect_bridge.sources import Source, sources_from_config
 from econnect_bridge.spool import Spool
 from econnect_bridge.statebook import BookSettings, StateBook
 from econnect_bridge.states import Topics
+from econnect_identities.annotate import pillow_available
+from econnect_identities.errors import EconnectError
+from econnect_identities.naming import slugify
 
 _LOGGER = logging.getLogger(__name__)
 HEALTH_EVERY = 30.0

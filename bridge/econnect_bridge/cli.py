@@ -155,9 +155,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _recognize(args: argparse.Namespace) -> int:
-    from econnect_identities.models import PublishOptions
-
     from econnect_bridge.recognize import RecognizeJob, expand_paths, run_recognize
+    from econnect_identities.models import PublishOptions
 
     setup_logging("WARNING")
     try:

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+
+from econnect_bridge import __version__
 from econnect_identities import protocol
 from econnect_identities.errors import (
     EconnectConnectionError,
@@ -34,9 +37,6 @@ from econnect_identities.operations import (
 )
 from econnect_identities.protocol import HttpRequest, HttpResponse
 from econnect_identities.tokens import TokenState
-from requests.adapters import HTTPAdapter
-
-from econnect_bridge import __version__
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from econnect_bridge import __version__
+from econnect_bridge.states import OFF, ON, Topics, check_topic_prefix
 from econnect_identities.naming import (
     ANNOTATED,
     API_LATENCY,
@@ -47,9 +49,6 @@ from econnect_identities.naming import (
     slugify,
     subject_unique_id,
 )
-
-from econnect_bridge import __version__
-from econnect_bridge.states import OFF, ON, Topics, check_topic_prefix
 
 DEFAULT_PREFIX = "homeassistant"
 DEFAULT_NODE_ID = "econnect"

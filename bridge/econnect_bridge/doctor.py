@@ -26,6 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from econnect_bridge.app import engine_client, mqtt_settings
+from econnect_bridge.client import EconnectClient
+from econnect_bridge.config.model import BridgeConfig
+from econnect_bridge.mqtt import MqttSettings, apply_credentials
+from econnect_bridge.sources import sources_from_config
+from econnect_bridge.states import Topics
 from econnect_identities.errors import (
     STRICT_TLS_DOCS,
     EconnectAuthenticationError,
@@ -37,15 +46,6 @@ from econnect_identities.errors import (
     strict_tls_advice,
 )
 from econnect_identities.models import PublishOptions
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
-
-from econnect_bridge.app import engine_client, mqtt_settings
-from econnect_bridge.client import EconnectClient
-from econnect_bridge.config.model import BridgeConfig
-from econnect_bridge.mqtt import MqttSettings, apply_credentials
-from econnect_bridge.sources import sources_from_config
-from econnect_bridge.states import Topics
 
 Status = Literal["ok", "info", "warn", "fail", "skip"]
 MARKS: Final[dict[Status, str]] = {

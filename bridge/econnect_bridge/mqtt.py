@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from econnect_identities.errors import strict_tls_advice
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from econnect_identities.errors import strict_tls_advice
 
 _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"

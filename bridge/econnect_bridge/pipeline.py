@@ -17,11 +17,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from econnect_identities.annotate import annotate
-from econnect_identities.errors import EconnectError
-from econnect_identities.events import Sighting, error_event
-from econnect_identities.models import PublishOptions, RecognitionResult
-
 from econnect_bridge import __version__
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import CameraSettings
@@ -33,6 +28,10 @@ from econnect_bridge.spool import Spool, SpoolItem
 from econnect_bridge.statebook import Message, StateBook
 from econnect_bridge.states import HealthState, Topics, bridge_state_payload, encode
 from econnect_bridge.throttle import SnapshotQueue
+from econnect_identities.annotate import annotate
+from econnect_identities.errors import EconnectError
+from econnect_identities.events import Sighting, error_event
+from econnect_identities.models import PublishOptions, RecognitionResult
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from econnect_bridge.client import EconnectClient
+from econnect_bridge.sources import sniff_image_type
 from econnect_identities.errors import EconnectError
 from econnect_identities.events import DEFAULT_PERSON_FIELDS, Sighting, recognition_event
 from econnect_identities.models import DetectedFace, PublishOptions, RecognitionResult
-
-from econnect_bridge.client import EconnectClient
-from econnect_bridge.sources import sniff_image_type
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from econnect_identities.errors import EconnectError, EconnectPermissionError
-
 from econnect_bridge.client import EconnectClient
+from econnect_identities.errors import EconnectError, EconnectPermissionError
 
 _LOGGER = logging.getLogger(__name__)
 #: A roster larger than this is not turned into entities (it would flood Home Assistant).

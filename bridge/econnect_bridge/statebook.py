@@ -14,11 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from econnect_identities.cooldown import Cooldown
-from econnect_identities.events import Sighting, recognition_event, sighting_event
-from econnect_identities.models import DetectedFace, RecognitionResult
-from econnect_identities.naming import slugify
-
 from econnect_bridge.presence import PresenceBoard
 from econnect_bridge.states import (
     CameraState,
@@ -29,6 +24,10 @@ from econnect_bridge.states import (
     encode,
     subject_state_payload,
 )
+from econnect_identities.cooldown import Cooldown
+from econnect_identities.events import Sighting, recognition_event, sighting_event
+from econnect_identities.models import DetectedFace, RecognitionResult
+from econnect_identities.naming import slugify
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
+
 from econnect_bridge.discovery import DiscoveryContext, DiscoveryMessage, discovery_messages
 from econnect_bridge.states import (
     CameraState,
@@ -34,11 +40,6 @@ from econnect_identities.models import (
     PersonTag,
     RecognitionResult,
 )
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 CTX = DiscoveryContext(
     cameras=("front_door", "Entrée principale", "Garage 🚗"),

@@ -15,12 +15,6 @@ from unittest.mock import patch
 import certifi
 import pytest
 from conftest import PASSWORD, REPO, USERNAME, EmulatorProcess, entry_data
-from econnect_identities import (
-    EconnectPermissionError,
-    EconnectServerError,
-    EconnectTLSError,
-)
-from econnect_identities.errors import tls_error
 from homeassistant import config_entries
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
@@ -34,6 +28,12 @@ from custom_components.econnect_identities.const import (
     CONF_MQTT_TOPICS,
     DOMAIN,
 )
+from econnect_identities import (
+    EconnectPermissionError,
+    EconnectServerError,
+    EconnectTLSError,
+)
+from econnect_identities.errors import tls_error
 from tests.support.certs import make_certs
 
 AUTHENTICATE = "econnect_identities.aio.AsyncEconnectClient.authenticate"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from econnect_identities import errors, naming
 
 from custom_components.econnect_identities import (
     binary_sensor,
@@ -16,6 +15,7 @@ from custom_components.econnect_identities import (
     image,
     sensor,
 )
+from econnect_identities import errors, naming
 
 PACKAGE = Path(__file__).resolve().parents[2] / "custom_components" / "econnect_identities"
 EN: dict[str, Any] = json.loads((PACKAGE / "translations" / "en.json").read_text())

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from econnect_bridge.app import BridgeApp
 from econnect_bridge.config import load_config
-from paho.mqtt.enums import CallbackAPIVersion
 
 SAMPLES = (
     Path(__file__).resolve().parents[2] / "bridge" / "econnect_bridge" / "emulator" / "samples"

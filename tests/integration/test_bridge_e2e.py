@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from econnect_bridge.states import Topics
 from econnect_identities.schemas import validate_payload
-
 from tests.integration.helpers import (
     Probe,
     Received,

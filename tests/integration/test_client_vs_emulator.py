@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from econnect_bridge.client import EconnectClient
 from econnect_identities.errors import (
     EconnectAuthenticationError,
@@ -20,7 +21,6 @@ from econnect_identities.errors import (
     EconnectTLSError,
 )
 from econnect_identities.models import PublishOptions
-
 from tests.integration.helpers import sample
 from tests.support.certs import make_certs
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
+
 from econnect_bridge.cli import main
 from econnect_bridge.config import load_config
 from econnect_bridge.doctor import (
@@ -22,7 +23,6 @@ from econnect_bridge.doctor import (
     run_doctor,
     valid_filter,
 )
-
 from tests.support.mosquitto import MosquittoBroker, free_port
 
 FAST = DoctorOptions(listen=0.5)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.roster import read_roster
-
 from tests.integration.helpers import Probe, base_config, running_bridge, sample, write_config
 from tests.support.mosquitto import MosquittoBroker
 

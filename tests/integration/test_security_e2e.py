@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from econnect_identities.naming import slugify
 
+from econnect_identities.naming import slugify
 from tests.integration.helpers import base_config, running_bridge, sample, write_config
 from tests.integration.reliability import (
     PersistentProbe,

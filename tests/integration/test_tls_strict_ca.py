@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config import load_config
 from econnect_bridge.doctor import DoctorOptions, check_engine
@@ -26,7 +27,6 @@ from econnect_bridge.emulator import Emulator
 from econnect_identities.aio import AsyncEconnectClient, build_ssl_context
 from econnect_identities.errors import STRICT_TLS_DOCS, EconnectStrictTLSError
 from econnect_identities.models import PublishOptions
-
 from tests.integration.helpers import sample
 from tests.support.certs import make_legacy_certs
 

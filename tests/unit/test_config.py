@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from econnect_bridge.config import (
     BridgeConfig,
     CameraSettings,

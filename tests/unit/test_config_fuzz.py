@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from econnect_bridge.config import BridgeConfig, ConfigError, config_from_dict, load_config
 from econnect_bridge.config.schema import ROOT
 from econnect_bridge.config.validators import ListOf, Section
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 FUZZ = settings(max_examples=200, deadline=None, database=None)
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+
 from econnect_bridge.discovery import (
     ENTITY_SPECS,
     DiscoveryContext,

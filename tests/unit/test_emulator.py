@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from econnect_bridge.emulator import Emulator, load_gallery, make_snapshot, sample_gallery_path
 
 SAMPLES = sample_gallery_path().parent

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import requests
+
 from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
 from econnect_bridge.emulator.cli import main as cli_main
-
 from tests.support.certs import make_certs
 
 SAMPLES = sample_gallery_path().parent

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from econnect_bridge.emulator import faces
 from econnect_bridge.emulator.gallery import GalleryError, load_gallery, sample_gallery_path
 from econnect_bridge.emulator.imagegen import (

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from econnect_bridge.discovery import DiscoveryContext, discovery_messages
 from econnect_bridge.states import (
     CameraState,

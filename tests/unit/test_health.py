@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from econnect_bridge.app import BridgeApp
 from econnect_bridge.config import load_config
 from econnect_bridge.health import (

@@ -78,3 +78,11 @@ def test_one_pip_install_of_the_checkout_installs_both_packages() -> None:
     assert found["where"] == ["bridge", "core"]
     assert set(found["include"]) == {"econnect_bridge*", "econnect_identities*"}
     assert root["project"]["scripts"]["econnect-bridge"] == "econnect_bridge.cli:main"
+
+
+def test_the_core_and_the_bridge_are_released_together() -> None:
+    root = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    core = tomllib.loads((REPO / "core" / "pyproject.toml").read_text(encoding="utf-8"))
+    assert core["project"]["version"] == root["project"]["version"]
+    release = (REPO / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    assert "python -m build core --outdir dist" in release

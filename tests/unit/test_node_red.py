@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paho.mqtt.client import topic_matches_sub
+
 from econnect_bridge.states import Topics
 from econnect_identities.events import Sighting, recognition_event, sighting_event
 from econnect_identities.models import (
@@ -25,7 +27,6 @@ from econnect_identities.models import (
     PersonTag,
     RecognitionResult,
 )
-from paho.mqtt.client import topic_matches_sub
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "examples" / "node-red" / "flow.json"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from econnect_bridge import __version__
 from econnect_bridge.cli import build_parser
 from econnect_bridge.config.schema import validate

@@ -8,8 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import econnect_identities as econnect
 import pytest
+
+import econnect_identities as econnect
 from econnect_identities import protocol
 from econnect_identities.errors import (
     EconnectAuthenticationError,

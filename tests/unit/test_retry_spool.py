@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from econnect_bridge.retry import Backoff, CircuitBreaker, CircuitState, RetryPolicy, is_transient
 from econnect_bridge.sources import Snapshot
 from econnect_bridge.spool import Spool

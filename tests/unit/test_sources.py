@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from econnect_bridge.config import config_from_dict
 from econnect_bridge.sources import (
     PayloadError,

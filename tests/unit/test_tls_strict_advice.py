@@ -8,6 +8,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+
 from econnect_bridge.doctor import _connect_fix, _engine_fix
 from econnect_bridge.mqtt import MqttSettings, describe_connect_error
 from econnect_identities.errors import (

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from econnect_identities.errors import EconnectAuthenticationError
 from econnect_identities.flows import NeedToken, drive, operation_flow, token_flow
 from econnect_identities.operations import publish_request, recognition_operation
