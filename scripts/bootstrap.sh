@@ -20,6 +20,7 @@
 #
 # Environment:
 #   ECONNECT_SKIP_HA=1   do not build .venv-ha (scripts/test.sh then says the HA tests were skipped)
+#   ECONNECT_SUITE_PYTHONS="3.11"   build .venv-py3.X only for these versions (default 3.11 3.13)
 #
 # Debian packages are installed with apt-get (as root, or through sudo when not root).
 set -Eeuo pipefail
@@ -36,7 +37,8 @@ MAIN_EXTRAS="dev"
 # Bump when this script changes how a venv is filled, to force a reinstall everywhere.
 STAMP_VERSION="4"
 # The Pythons the bridge supports and is tested on: the oldest, and the one Home Assistant runs.
-SUITE_PYTHONS=("3.11" "3.13")
+# ECONNECT_SUITE_PYTHONS narrows it (scripts/test.sh --only passes the suites it will run).
+read -r -a SUITE_PYTHONS <<<"${ECONNECT_SUITE_PYTHONS-3.11 3.13}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -89,7 +89,12 @@ run_pytest() {
 step "bootstrap"
 skip_ha_venv="${ECONNECT_SKIP_HA:-0}"
 wanted ha || skip_ha_venv=1 # .venv-ha serves the "ha" step only
-ECONNECT_SKIP_HA="$skip_ha_venv" bash scripts/bootstrap.sh \
+suite_pythons=""
+for minor in "${SUITE_PYTHONS[@]}"; do
+  wanted "suite-$minor" && suite_pythons="$suite_pythons $minor"
+done
+ECONNECT_SKIP_HA="$skip_ha_venv" ECONNECT_SUITE_PYTHONS="${suite_pythons# }" \
+  bash scripts/bootstrap.sh \
   || fail "bootstrap" "the set-up failed; see the bootstrap messages above"
 passed "bootstrap"
 

@@ -13,6 +13,7 @@ from econnect_identities.errors import (
     EconnectProtocolError,
     EconnectResponseError,
     EconnectServerError,
+    EconnectStrictTLSError,
     EconnectTimeoutError,
     EconnectTLSError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "EconnectProtocolError",
     "EconnectResponseError",
     "EconnectServerError",
+    "EconnectStrictTLSError",
     "EconnectTLSError",
     "EconnectTimeoutError",
     "EntityField",

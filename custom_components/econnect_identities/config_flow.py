@@ -23,9 +23,9 @@ from econnect_identities import (
     EconnectConnectionError,
     EconnectError,
     EconnectPermissionError,
+    EconnectStrictTLSError,
     EconnectTLSError,
 )
-from econnect_identities.errors import EconnectStrictTLSError
 
 from .const import (
     CONF_CA_FILE,
