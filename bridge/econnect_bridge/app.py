@@ -1,8 +1,9 @@
 """The composition root of `econnect-bridge run`: builds the parts and wires them, no logic.
 
 The main thread runs the control loop: it announces discovery when the broker connects and
-when Home Assistant comes back online, ticks presence timers, publishes health, and stops
-cleanly on SIGTERM. paho's thread and the workers only enqueue control events for it.
+when Home Assistant comes back online, adds the entities of a camera the pipeline reports as
+new, ticks presence timers, publishes health, and stops cleanly on SIGTERM. paho's thread and
+the workers only enqueue control events for it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from econnect_bridge.discovery import (
     removal_messages,
 )
 from econnect_bridge.health import bridge_snapshot, serve_health
-from econnect_bridge.mqtt import Incoming, MqttConnection, MqttSettings, default_client_id
+from econnect_bridge.messages import Incoming
+from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
 from econnect_bridge.pipeline import Pipeline
 from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
 from econnect_bridge.roster import Roster, read_roster
@@ -44,6 +46,9 @@ HEALTH_EVERY = 30.0
 ROSTER_WAIT = 5.0
 #: After connecting, how long retained discovery configs are collected before cleaning up.
 DISCOVERY_SETTLE = 1.0
+
+#: A control event for the main thread: its kind, and the camera for a "camera" event.
+ControlEvent = tuple[str, str]
 
 
 def engine_client(config: BridgeConfig) -> EconnectClient:
@@ -148,7 +153,7 @@ class BridgeApp:
         self.config = config
         self.topics = Topics(config.mqtt.base_topic)
         self.client = client or engine_client(config)
-        self._control: queue.Queue[str] = queue.Queue()
+        self._control: queue.Queue[ControlEvent] = queue.Queue()
         self._stopping = threading.Event()
         self._seen_configs: set[str] = set()
         self._published_configs: dict[str, bytes] = {}
@@ -172,7 +177,7 @@ class BridgeApp:
             mqtt_settings(config),
             availability_topic=self.topics.availability(),
             client_id=config.mqtt.client_id or default_client_id(config.mqtt.base_topic),
-            on_connection=lambda up: self._control.put("connected" if up else "disconnected"),
+            on_connection=lambda up: self._control.put(("connected" if up else "disconnected", "")),
         )
         book_settings = BookSettings(
             topics=self.topics,
@@ -182,13 +187,15 @@ class BridgeApp:
             persons=ha.persons,
             tags=ha.tags,
         )
+        self._sources = sources_from_config(config)
         self.pipeline = Pipeline(
             client=self.client,
             publisher=self.mqtt,
             topics=self.topics,
-            book=StateBook(book_settings, self._settings_cooldown),
+            book=StateBook(book_settings),
             workers=config.processing.workers,
-            default_settings=config.processing.camera_defaults,
+            sources=self._sources,
+            on_new_camera=lambda camera: self._control.put(("camera", camera)),
             skip_retained=config.mqtt.skip_retained,
             retain_state=ha.retain_state,
             annotate_snapshots=_annotation_possible(config),
@@ -197,11 +204,6 @@ class BridgeApp:
             spool_responses=config.spool.responses,
             dedupe_window=config.mqtt.dedupe_window,
         )
-        self._sources = sources_from_config(config)
-        self.pipeline.register_sources(self._sources)
-
-    def _settings_cooldown(self, camera: str) -> float:
-        return self.pipeline.settings_for(camera).cooldown
 
     def start(self) -> None:
         """Subscribe, connect and start the workers; returns at once (see `wait_ready`)."""
@@ -226,7 +228,7 @@ class BridgeApp:
 
     def _on_ha_status(self, message: Incoming) -> None:
         if message.payload.strip() == b"online":
-            self._control.put("ha_online")
+            self._control.put(("ha_online", ""))
 
     def _on_discovery_config(self, message: Incoming) -> None:
         if message.retain and message.payload:
@@ -244,7 +246,7 @@ class BridgeApp:
         if self._roster_pending:
             self._roster = read_roster(self.client)
             self._roster_pending = False
-            self._control.put("roster")
+            self._control.put(("roster", ""))
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait until the broker connection is up and every subscription is acknowledged."""
@@ -258,9 +260,9 @@ class BridgeApp:
         announce_at: float | None = None
         while not self._stopping.is_set():
             try:
-                event = self._control.get(timeout=0.5)
+                event, camera = self._control.get(timeout=0.5)
             except queue.Empty:
-                event = None
+                event, camera = "", ""
             now = time.monotonic()
             if event == "connected":
                 announce_at = now + DISCOVERY_SETTLE
@@ -269,13 +271,14 @@ class BridgeApp:
                 announce_at = now
             elif event == "roster":
                 self._apply_roster()
+            elif event == "camera":
+                self._announce_new_camera(camera)
             # The first announce waits (a little) for the roster, so that the clean-up of
             # stale configs does not delete the entities of people the roster will name.
             roster_wait = ROSTER_WAIT if self._roster_pending else 0.0
             if announce_at is not None and now >= announce_at + roster_wait:
                 self._announce()
                 announce_at = None
-            self._announce_new_cameras()
             self.pipeline.tick()
             if now >= next_health:
                 self.pipeline.publish_health()
@@ -286,7 +289,7 @@ class BridgeApp:
     def request_stop(self) -> None:
         """Ask the control loop to stop (thread-safe)."""
         self._stopping.set()
-        self._control.put("stop")
+        self._control.put(("stop", ""))
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -315,13 +318,11 @@ class BridgeApp:
             self.mqtt.publish(message.topic, message.encode(), retain=message.retain, qos=1)
         _LOGGER.info("Announced %d Home Assistant entities", len(messages))
 
-    def _announce_new_cameras(self) -> None:
-        """Add discovery for cameras first seen on a `{camera}` or Frigate wildcard topic."""
-        seen = self.pipeline.cameras_seen()
-        new = [camera for camera in seen if camera not in self._context.cameras]
-        if not new or not self.config.homeassistant.enabled:
+    def _announce_new_camera(self, camera: str) -> None:
+        """Add discovery for a camera first seen on a `{camera}` or Frigate wildcard topic."""
+        if camera in self._context.cameras or not self.config.homeassistant.enabled:
             return
-        self._context = replace(self._context, cameras=(*self._context.cameras, *new))
+        self._context = replace(self._context, cameras=(*self._context.cameras, camera))
         self._publish_changed_configs()
 
     def _apply_roster(self) -> None:

@@ -24,7 +24,24 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from econnect_bridge.messages import Incoming
 from econnect_identities.errors import strict_tls_advice
+
+__all__ = [  # Incoming lives in messages.py (no paho there); it stays importable from here
+    "MAX_INFLIGHT",
+    "OFFLINE",
+    "ONLINE",
+    "SESSION_EXPIRY",
+    "ConnectionListener",
+    "Incoming",
+    "MessageHandler",
+    "MqttConnection",
+    "MqttSettings",
+    "Publisher",
+    "apply_credentials",
+    "default_client_id",
+    "describe_connect_error",
+]
 
 _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"
@@ -33,17 +50,6 @@ OFFLINE = "offline"
 SESSION_EXPIRY = 3600
 #: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
 MAX_INFLIGHT = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message as the bridge sees it, detached from paho."""
-
-    topic: str
-    payload: bytes = field(repr=False)
-    retain: bool = False
-    qos: int = 0
-    dup: bool = False  # a QoS 1 redelivery: the broker may have sent it before
 
 
 MessageHandler = Callable[[Incoming], None]

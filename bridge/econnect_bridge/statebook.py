@@ -1,9 +1,12 @@
 """What to publish after a result or a presence timeout: events, sightings and retained states.
 
 Pure bookkeeping, no I/O: `record()` and `expire()` return the messages, and the pipeline sends
-them. Presence (known person, unknown face, tags, persons) stays ON for `presence_timeout`
-seconds after the last sighting; person and tag *events* respect the per-camera cooldown, so
-one visit at the door is one event, not a burst.
+them. Time comes in from outside: `now` arguments for the timers (monotonic seconds) and an
+injected wall clock for the `time` of a camera's state, so tests step time instead of sleeping.
+Each result brings its camera's cooldown, so the book asks nobody for settings. Presence
+(known person, unknown face, tags, persons) stays ON for `presence_timeout` seconds after the
+last sighting; person and tag *events* respect the per-camera cooldown, so one visit at the
+door is one event, not a burst.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from econnect_identities.models import DetectedFace, RecognitionResult
 from econnect_identities.naming import slugify
 
 
+def _utc_now() -> datetime:
+    """The default wall clock: aware UTC now."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One MQTT message to publish."""
@@ -54,9 +62,11 @@ class BookSettings:
 class StateBook:
     """Per-camera, per-person and per-tag state, and the messages that report it."""
 
-    def __init__(self, settings: BookSettings, cooldown_for: Callable[[str], float]) -> None:
+    def __init__(
+        self, settings: BookSettings, *, wall_clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self._s = settings
-        self._cooldown_for = cooldown_for
+        self._wall_clock = wall_clock
         self._cooldowns: dict[str, Cooldown] = {}
         self._presence = PresenceBoard(settings.presence_timeout)
         self._cameras: dict[str, CameraState] = {}
@@ -90,26 +100,35 @@ class StateBook:
         tags = {slugify(tag): False for tag in self._s.tags}
         return CameraState(camera=camera, time=now, tag_presence=tags)
 
-    def record(self, result: RecognitionResult, sighting: Sighting, now: float) -> list[Message]:
-        """Report one processed snapshot; `now` is the monotonic clock for timers."""
+    def record(
+        self, result: RecognitionResult, sighting: Sighting, now: float, *, cooldown: float
+    ) -> list[Message]:
+        """Report one processed snapshot.
+
+        Args:
+            result: the engine's answer, thresholds applied.
+            sighting: where and when the snapshot was taken.
+            now: the monotonic clock, for presence timers and the cooldown.
+            cooldown: the camera's `cooldown` (s); the first one seen for a camera holds.
+        """
         topics = self._s.topics
         event = encode(recognition_event(result, sighting, self._s.person_fields))
         messages = [
             Message(topics.events(), event),
             Message(topics.camera_events(sighting.camera), event),
         ]
-        messages += self._sightings(result, sighting, now)
+        messages += self._sightings(result, sighting, now, cooldown)
         self._update_camera(result, sighting, now)
         messages.append(self._camera_message(sighting.camera))
         messages += [self._subject_message(key) for key in self._touched_subjects(result)]
         return messages
 
     def _sightings(
-        self, result: RecognitionResult, sighting: Sighting, now: float
+        self, result: RecognitionResult, sighting: Sighting, now: float, seconds: float
     ) -> list[Message]:
-        cooldown = self._cooldowns.setdefault(
-            sighting.camera, Cooldown(self._cooldown_for(sighting.camera))
-        )
+        cooldown = self._cooldowns.get(sighting.camera)
+        if cooldown is None:
+            cooldown = self._cooldowns[sighting.camera] = Cooldown(seconds)
         messages = []
         for face in result.known_faces:
             person = face.person
@@ -168,7 +187,7 @@ class StateBook:
         if result.unknown_faces:
             self._presence.seen(("unknown", camera), now)
         changes: dict[str, Any] = {
-            "time": datetime.now(UTC),
+            "time": self._wall_clock(),
             "outcome": result.outcome,
             "face_count": len(result.faces),
         }
@@ -199,9 +218,6 @@ class StateBook:
             tag_presence=tags,
         )
 
-    def _presence_keys(self) -> list[Any]:
-        return [key for key in self._presence._until if isinstance(key, tuple)]
-
     def expire(self, now: float) -> list[Message]:
         """Turn off what timed out and report the states that changed."""
         gone: list[Hashable] = self._presence.expire(now)
@@ -220,7 +236,7 @@ class StateBook:
                 self._subjects[(kind, slug)], presence=False
             )
         for camera in cameras:
-            state = dataclasses.replace(self._cameras[camera], time=datetime.now(UTC))
+            state = dataclasses.replace(self._cameras[camera], time=self._wall_clock())
             self._cameras[camera] = self._with_presence(state)
         return [self._camera_message(c) for c in sorted(cameras)] + [
             self._subject_message(key) for key in sorted(subjects)

@@ -3,7 +3,8 @@
 Each camera has at most one snapshot waiting (a newer one replaces it, and the replaced one is
 counted as dropped) and at most one in the engine, so results for a camera stay in order and
 a burst from one camera cannot starve the others. `min_interval` spaces a camera's calls for
-cost control. Workers call `take()`, process, then `done()`.
+cost control; the interval travels with each offered snapshot (the intake knows the camera's
+settings), so the queue asks nobody for it. Workers call `take()`, process, then `done()`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class _Slot:
     busy: bool = False
     next_due: float = 0.0
     dropped: int = 0
+    interval: float = 0.0  # the camera's min_interval, from its latest offer
 
 
 @dataclass(slots=True)
@@ -38,12 +40,7 @@ class QueueStats:
 class SnapshotQueue:
     """Hand the newest snapshot of each camera to one worker at a time."""
 
-    def __init__(
-        self,
-        min_interval: Callable[[str], float] = lambda _camera: 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._min_interval = min_interval
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._ready: deque[str] = deque()
@@ -52,11 +49,15 @@ class SnapshotQueue:
         self._closed = False
         self.stats = QueueStats()
 
-    def offer(self, snapshot: Snapshot) -> Snapshot | None:
-        """Queue a snapshot; return the older one it replaced (now dropped), if any."""
+    def offer(self, snapshot: Snapshot, *, min_interval: float = 0.0) -> Snapshot | None:
+        """Queue a snapshot; return the older one it replaced (now dropped), if any.
+
+        `min_interval` is the least time (s) between the starts of two of this camera's calls.
+        """
         with self._cond:
             self.stats.offered += 1
             slot = self._slots.setdefault(snapshot.camera, _Slot())
+            slot.interval = min_interval
             replaced, slot.pending = slot.pending, snapshot
             if replaced is not None:
                 slot.dropped += 1
@@ -106,7 +107,7 @@ class SnapshotQueue:
         slot = self._slots[camera]
         snapshot, slot.pending = slot.pending, None
         slot.busy = snapshot is not None
-        slot.next_due = self._clock() + self._min_interval(camera)
+        slot.next_due = self._clock() + slot.interval
         return snapshot
 
     def done(self, camera: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from econnect_bridge.config import load_config
-from econnect_bridge.mqtt import Incoming
+from econnect_bridge.messages import Incoming
 from econnect_bridge.pipeline import Pipeline
 from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
 from econnect_bridge.sources import sources_from_config
@@ -71,9 +71,9 @@ def _pipeline(
     config = load_config(config_file)
     topics = Topics("econnect")
     book = StateBook(
-        BookSettings(topics=topics, person_fields=frozenset({"name"}), presence_timeout=5),
-        lambda _camera: 0.0,
+        BookSettings(topics=topics, person_fields=frozenset({"name"}), presence_timeout=5)
     )
+    (source,) = sources_from_config(config)
     engine, publisher = FakeEngine(), FakePublisher()
     pipeline = Pipeline(
         client=engine,  # type: ignore[arg-type]
@@ -81,7 +81,7 @@ def _pipeline(
         topics=topics,
         book=book,
         workers=1,
-        default_settings=config.processing.camera_defaults,
+        sources=(source,),
         retry=RetryPolicy(
             retries=retries,
             backoff=Backoff(0.01, 0.02),
@@ -91,8 +91,6 @@ def _pipeline(
         spool=spool,
         spool_responses=True,
     )
-    (source,) = sources_from_config(config)
-    pipeline.register_sources((source,))
     return pipeline, engine, publisher, source
 
 
@@ -155,7 +153,7 @@ def test_dup_redelivery_is_processed_once(tmp_path: Path) -> None:
         _send(pipeline, source, "a", dup=True)
         _send(pipeline, source, "a")  # the same bytes again, not flagged: a new snapshot
         assert _wait(lambda: engine.calls == 2)
-        time.sleep(0.1)
+        assert _wait(lambda: pipeline.queue.pending() == pipeline.queue.in_flight() == 0)
     finally:
         pipeline.stop(1)
     assert pipeline.health.redeliveries_skipped == 1

@@ -53,12 +53,12 @@ def test_one_in_flight_per_camera_and_cameras_interleave() -> None:
 
 def test_min_interval_spaces_calls_and_keeps_the_newest() -> None:
     clock = Clock()
-    queue = SnapshotQueue(min_interval=lambda _c: 5.0, clock=clock)
-    queue.offer(snap("a", 1))
+    queue = SnapshotQueue(clock=clock)
+    queue.offer(snap("a", 1), min_interval=5.0)
     assert queue.take(0) is not None
     queue.done("a")
-    queue.offer(snap("a", 2))
-    queue.offer(snap("a", 3))
+    queue.offer(snap("a", 2), min_interval=5.0)
+    queue.offer(snap("a", 3), min_interval=5.0)
     assert queue.take(0) is None  # not due yet
     clock.now = 5.0
     due = queue.take(0)

@@ -1,0 +1,136 @@
+"""An engine answer out as messages: thresholds, events, sightings, states, annotated image.
+
+The state book decides what to publish (it is pure); this stage feeds it, under one lock since
+workers and the control loop share it, and publishes what it returns. A snapshot that will
+never get an answer is reported here too, as an error event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from econnect_bridge.config.model import CameraSettings
+from econnect_bridge.engine_stage import CallFailure
+from econnect_bridge.ports import Publisher
+from econnect_bridge.reporting import Reporter
+from econnect_bridge.sources import Snapshot, Source
+from econnect_bridge.statebook import StateBook
+from econnect_bridge.states import Topics
+from econnect_identities.annotate import annotate
+from econnect_identities.events import Sighting
+from econnect_identities.models import RecognitionResult
+
+_LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
+
+
+def apply_thresholds(result: RecognitionResult, settings: CameraSettings) -> RecognitionResult:
+    """Drop faces below the camera's confidence, quality or size thresholds."""
+    return result.filtered(
+        min_confidence=settings.min_confidence,
+        min_quality=settings.min_face_quality,
+        min_face_size=settings.min_face_size,
+    )
+
+
+class Delivery:
+    """Publish what results (and timeouts) mean, through the state book."""
+
+    def __init__(
+        self,
+        *,
+        book: StateBook,
+        reporter: Reporter,
+        publisher: Publisher,
+        topics: Topics,
+        retain_state: bool = True,
+        annotate_snapshots: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._book = book
+        self._reporter = reporter
+        self._publisher = publisher
+        self._topics = topics
+        self._retain_state = retain_state
+        self._annotate = annotate_snapshots
+        self._clock = clock
+        self._lock = threading.Lock()  # the book is shared by workers and the control loop
+
+    def deliver(
+        self,
+        snapshot: Snapshot,
+        source: Source,
+        result: RecognitionResult | None,
+        latency: float,
+        *,
+        delayed: bool,
+    ) -> None:
+        """Publish what one engine answer means (events, sightings, states)."""
+        self._reporter.count("processed")
+        if result is None:  # fire-and-forget: nothing comes back to report
+            return
+        result = apply_thresholds(result, source.settings)
+        sighting = Sighting(
+            camera=snapshot.camera,
+            detector_name=source.detector_for(snapshot.camera),
+            detect_time=snapshot.detect_time,
+            source_topic=snapshot.topic,
+            latency_ms=latency,
+            delayed=delayed,
+        )
+        _log_result(sighting, result)
+        with self._lock:
+            messages = self._book.record(
+                result, sighting, self._clock(), cooldown=source.settings.cooldown
+            )
+        self._reporter.send(messages)
+        if self._annotate:
+            self._publish_annotated(snapshot, result)
+
+    def _publish_annotated(self, snapshot: Snapshot, result: RecognitionResult) -> None:
+        image = annotate(snapshot.image, result.faces)
+        if image is not None:
+            topic = self._topics.annotated(snapshot.camera)
+            self._publisher.publish(topic, image, retain=self._retain_state)
+
+    def lose(self, snapshot: Snapshot, err: CallFailure) -> None:
+        """A snapshot will never get a result: count it and say why in an error event."""
+        self._reporter.count("lost")
+        _LOGGER.warning("%s: snapshot not processed: %s", snapshot.camera, err)
+        self._reporter.error(err.code, str(err), snapshot.camera, snapshot.topic)
+
+    def expire(self) -> None:
+        """Turn off expired presence and publish the states that changed."""
+        with self._lock:
+            messages = self._book.expire(self._clock())
+        self._reporter.send(messages)
+
+    def initial(self, cameras: tuple[str, ...]) -> None:
+        """Announce every known camera, person and tag as absent (after connecting)."""
+        with self._lock:
+            messages = self._book.initial(cameras, datetime.now(UTC))
+        self._reporter.send(messages)
+
+    def add_subjects(
+        self, *, persons: tuple[str, ...], tags: tuple[str, ...], announce: bool
+    ) -> None:
+        """Track more persons and tags; publish them as absent if `announce`."""
+        with self._lock:
+            messages = self._book.add_subjects(persons=persons, tags=tags)
+        if announce:
+            self._reporter.send(messages)
+
+
+def _log_result(sighting: Sighting, result: RecognitionResult) -> None:
+    names = ", ".join(f.person.display_name for f in result.known_faces if f.person) or "-"
+    _LOGGER.info(
+        "%s: %s, %d face(s), known: %s (%.0f ms)",
+        sighting.camera,
+        result.outcome,
+        len(result.faces),
+        names,
+        sighting.latency_ms or 0.0,
+    )
