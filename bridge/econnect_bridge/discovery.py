@@ -3,8 +3,9 @@
 Why it looks like this:
 
 * One table (`ENTITY_SPECS`) says which entities exist, where they read their state and which
-  platform keys they need; the functions below only expand it per camera, tag or person. Adding
-  an entity is one row.
+  platform keys they need; the functions below only expand it per camera, tag or person. Each
+  spec wraps a row of `econnect_identities.entities.ENTITY_TABLE`, which the integration's
+  entity descriptions are built from too, so both front ends show the same entities.
 * Single-component topics `<prefix>/<component>/<node_id>/<unique_id>/config` work on every
   Home Assistant from 2024 to 2026.11; each payload carries BOTH `object_id` (read up to
   2026.3) and `default_entity_id` (read from 2025.10), so entity ids are the same on every
@@ -25,24 +26,10 @@ from typing import Any, Literal
 
 from econnect_bridge import __version__
 from econnect_bridge.states import OFF, ON, Topics, check_topic_prefix
+from econnect_identities import entities
+from econnect_identities.entities import EntityRow, Scope
 from econnect_identities.naming import (
-    ANNOTATED,
-    API_LATENCY,
-    API_REACHABLE,
-    DROPPED,
-    ERRORS,
     EVENT_TYPES,
-    FACE_COUNT,
-    KNOWN_PERSON,
-    LAST_ERROR,
-    LAST_PERSON,
-    PERSON_LAST_CAMERA,
-    PERSON_PRESENT,
-    PROCESSED,
-    RECOGNITION,
-    TAG_LAST_CAMERA,
-    TAG_PRESENT,
-    UNKNOWN_FACE,
     EntityKind,
     camera_unique_id,
     health_unique_id,
@@ -56,111 +43,94 @@ BRIDGE_DEVICE_NAME = "eConnect bridge"
 MANUFACTURER = "eConnect"
 ORIGIN_NAME = "econnect-bridge"
 
-# Not (yet) in econnect_identities.naming: the tag's counterpart of PERSON_LAST_CAMERA.
-
-Scope = Literal["camera", "camera_tag", "tag", "person", "health"]
 Source = Literal["state", "events", "image"]
 
 
 @dataclass(frozen=True, slots=True)
 class EntitySpec:
-    """One row of the entity table.
+    """One row of the entity table, with what only MQTT discovery needs.
 
-    `scope` says what the entity is repeated for and which device it belongs to; `source`
-    which topic it reads (the scope's state topic, the camera's event topic or its image
-    topic); `value` the state payload key rendered as its state; `attributes` the state
-    payload keys exposed as attributes; `options` the platform-specific keys, sent as is.
+    `row` is the shared row (`econnect_identities.entities`): key, platform, name, device
+    class, state class, unit and attribute names, the same as the integration's. `source`
+    says which topic the entity reads (the scope's state topic, the camera's event topic or
+    its image topic); `value` the state payload key rendered as its state; `options` the
+    MQTT platform keys, sent as is.
     """
 
-    kind: EntityKind
-    scope: Scope
+    row: EntityRow
     source: Source = "state"
     value: str | None = None
-    attributes: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> EntityKind:
+        """The entity's key, platform and English name."""
+        return self.row.kind
+
+    @property
+    def scope(self) -> Scope:
+        """What the entity is repeated for and which device it belongs to."""
+        return self.row.scope
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The state payload keys exposed as attributes."""
+        return self.row.attributes
 
 
 _BINARY = {"payload_on": ON, "payload_off": OFF}
-_OCCUPANCY = {**_BINARY, "device_class": "occupancy"}
-_DIAGNOSTIC = {"entity_category": "diagnostic"}
-_COUNTER = {**_DIAGNOSTIC, "state_class": "total_increasing", "icon": "mdi:counter"}
+_COUNTER = {"icon": "mdi:counter"}
 
 ENTITY_SPECS: tuple[EntitySpec, ...] = (
     # Per camera (device: the camera, via the bridge).
+    EntitySpec(entities.LAST_PERSON, value="last_person", options={"icon": "mdi:account-search"}),
+    EntitySpec(entities.FACE_COUNT, value="face_count", options={"icon": "mdi:face-recognition"}),
+    EntitySpec(entities.KNOWN_PERSON, value="known_person", options=_BINARY),
     EntitySpec(
-        LAST_PERSON,
-        "camera",
-        value="last_person",
-        attributes=("person_id", "tags", "confidence", "quality", "last_seen"),
-        options={"icon": "mdi:account-search"},
-    ),
-    EntitySpec(
-        FACE_COUNT,
-        "camera",
-        value="face_count",
-        options={"state_class": "measurement", "icon": "mdi:face-recognition"},
-    ),
-    EntitySpec(KNOWN_PERSON, "camera", value="known_person", options=_OCCUPANCY),
-    EntitySpec(
-        UNKNOWN_FACE,
-        "camera",
+        entities.UNKNOWN_FACE,
         value="unknown_face",
         options={**_BINARY, "icon": "mdi:account-question"},
     ),
-    EntitySpec(TAG_PRESENT, "camera_tag", value="tag_presence", options=_OCCUPANCY),
+    EntitySpec(entities.CAMERA_TAG_PRESENT, value="tag_presence", options=_BINARY),
     EntitySpec(
-        RECOGNITION,
-        "camera",
+        entities.RECOGNITION,
         source="events",
         options={"event_types": list(EVENT_TYPES), "icon": "mdi:face-recognition"},
     ),
-    EntitySpec(ANNOTATED, "camera", source="image", options={"content_type": "image/jpeg"}),
+    EntitySpec(entities.ANNOTATED, source="image", options={"content_type": "image/jpeg"}),
     # Per configured tag and person (device: the bridge).
-    EntitySpec(
-        TAG_PRESENT,
-        "tag",
-        value="presence",
-        attributes=("last_camera", "last_person", "last_seen"),
-        options=_OCCUPANCY,
-    ),
-    EntitySpec(TAG_LAST_CAMERA, "tag", value="last_camera", options={"icon": "mdi:cctv"}),
-    EntitySpec(
-        PERSON_PRESENT,
-        "person",
-        value="presence",
-        attributes=("person_id", "last_camera", "last_seen", "confidence"),
-        options=_OCCUPANCY,
-    ),
-    EntitySpec(PERSON_LAST_CAMERA, "person", value="last_camera", options={"icon": "mdi:cctv"}),
+    EntitySpec(entities.TAG_PRESENT, value="presence", options=_BINARY),
+    EntitySpec(entities.TAG_LAST_CAMERA, value="last_camera", options={"icon": "mdi:cctv"}),
+    EntitySpec(entities.PERSON_PRESENT, value="presence", options=_BINARY),
+    EntitySpec(entities.PERSON_LAST_CAMERA, value="last_camera", options={"icon": "mdi:cctv"}),
     # Bridge health (device: the bridge).
+    EntitySpec(entities.API_REACHABLE, value="api_reachable", options=_BINARY),
     EntitySpec(
-        API_REACHABLE,
-        "health",
-        value="api_reachable",
-        options={**_BINARY, **_DIAGNOSTIC, "device_class": "connectivity"},
+        entities.API_LATENCY, value="api_latency_ms", options={"suggested_display_precision": 0}
     ),
+    EntitySpec(entities.PROCESSED, value="processed", options=_COUNTER),
+    EntitySpec(entities.DROPPED, value="dropped", options=_COUNTER),
+    EntitySpec(entities.ERRORS, value="errors", options=_COUNTER),
     EntitySpec(
-        API_LATENCY,
-        "health",
-        value="api_latency_ms",
-        options={
-            **_DIAGNOSTIC,
-            "device_class": "duration",
-            "state_class": "measurement",
-            "unit_of_measurement": "ms",
-            "suggested_display_precision": 0,
-        },
-    ),
-    EntitySpec(PROCESSED, "health", value="processed", options=_COUNTER),
-    EntitySpec(DROPPED, "health", value="dropped", options=_COUNTER),
-    EntitySpec(ERRORS, "health", value="errors", options=_COUNTER),
-    EntitySpec(
-        LAST_ERROR,
-        "health",
+        entities.LAST_ERROR,
         value="last_error",
-        options={**_DIAGNOSTIC, "enabled_by_default": False, "icon": "mdi:alert-circle"},
+        options={"enabled_by_default": False, "icon": "mdi:alert-circle"},
     ),
 )
+
+
+def row_keys(row: EntityRow) -> dict[str, Any]:
+    """The discovery keys that come from the shared row: classes, unit and category."""
+    keys: dict[str, Any] = {}
+    if row.device_class is not None:
+        keys["device_class"] = row.device_class
+    if row.state_class is not None:
+        keys["state_class"] = row.state_class
+    if row.unit is not None:
+        keys["unit_of_measurement"] = row.unit
+    if row.diagnostic:
+        keys["entity_category"] = "diagnostic"
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +292,8 @@ def _topic_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
     template = _value_template(spec, target)
     if template is not None:
         keys["value_template"] = template
-    if spec.attributes:
+    if spec.attributes and spec.source == "state":
+        # An MQTT event entity takes every other payload key as an attribute by itself.
         keys["json_attributes_topic"] = target.topic
         keys["json_attributes_template"] = _attributes_template(spec.attributes)
     return keys
@@ -342,6 +313,7 @@ def _payload(spec: EntitySpec, target: _Target, ctx: DiscoveryContext) -> dict[s
         "availability": [{"topic": ctx.topics.availability()}],
         "availability_mode": "all",
         **_topic_keys(spec, target),
+        **row_keys(spec.row),
         **spec.options,
     }
 

@@ -43,6 +43,10 @@ from econnect_identities.tokens import TokenState
 
 T = TypeVar("T")
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+#: `GET /api/v1/renewToken` as an operation, so a refused token goes through the token flow.
+RENEW_OPERATION: Operation[str] = Operation(
+    "renewToken", protocol.build_renew, protocol.parse_token
+)
 
 
 def build_ssl_context(*, verify_ssl: bool, ca_file: str | None) -> ssl.SSLContext | bool:
@@ -96,6 +100,18 @@ class AsyncEconnectClient:
     async def authenticate(self) -> None:
         """Sign in now if no valid token is held (the config flow's credential check)."""
         await self._token(None)
+
+    async def renew(self) -> None:
+        """Trade the held token for a fresh one: the cheapest call that proves the engine answers.
+
+        Any account may renew, so this suits a health check. The token flow decides whether a
+        sign-in comes first: only when no valid token is held, or when the engine refuses the
+        held one (401), in which case the renewal is retried once with the new token. A refused
+        password raises `EconnectAuthenticationError`, and repeated refusals back off.
+        """
+        token = await self.run(RENEW_OPERATION)
+        async with self._token_lock:
+            self._state.accept(token, self._clock(), renewed=True)
 
     async def publish_with_response(
         self,

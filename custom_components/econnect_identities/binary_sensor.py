@@ -6,22 +6,25 @@ so a person standing at the door keeps it on without flapping between snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
-from econnect_identities import RecognitionResult, naming
+from econnect_identities import DetectedFace, RecognitionResult, entities, naming
+from econnect_identities.entities import EntityRow
+from econnect_identities.events import utc_iso
 
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry
@@ -30,6 +33,7 @@ from .entity import (
     EconnectEntity,
     EconnectSourceEntity,
     engine_device_info,
+    row_fields,
 )
 from .recognizer import SourceState, TagSighting, tags_signal
 
@@ -43,33 +47,26 @@ class EconnectSightingDescription(BinarySensorEntityDescription):
     seen_fn: Callable[[RecognitionResult], bool]
 
 
+def _binary_fields(row: EntityRow) -> dict[str, Any]:
+    """The shared row as binary sensor description fields (Home Assistant's enums)."""
+    device_class = None if row.device_class is None else BinarySensorDeviceClass(row.device_class)
+    return {**row_fields(row), "device_class": device_class}
+
+
 SOURCE_BINARY_SENSORS: tuple[EconnectSightingDescription, ...] = (
     EconnectSightingDescription(
-        key=naming.KNOWN_PERSON.key,
-        translation_key=naming.KNOWN_PERSON.key,
-        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        **_binary_fields(entities.KNOWN_PERSON),
         seen_fn=lambda result: bool(result.known_faces),
     ),
     EconnectSightingDescription(
-        key=naming.UNKNOWN_FACE.key,
-        translation_key=naming.UNKNOWN_FACE.key,
-        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        **_binary_fields(entities.UNKNOWN_FACE),
         seen_fn=lambda result: bool(result.unknown_faces),
     ),
 )
 
-TAG_PRESENT = BinarySensorEntityDescription(
-    key=naming.TAG_PRESENT.key,
-    translation_key=naming.TAG_PRESENT.key,
-    device_class=BinarySensorDeviceClass.PRESENCE,
-)
+TAG_PRESENT = BinarySensorEntityDescription(**_binary_fields(entities.TAG_PRESENT))
 
-API_REACHABLE = BinarySensorEntityDescription(
-    key=naming.API_REACHABLE.key,
-    translation_key=naming.API_REACHABLE.key,
-    device_class=BinarySensorDeviceClass.CONNECTIVITY,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
+API_REACHABLE = BinarySensorEntityDescription(**_binary_fields(entities.API_REACHABLE))
 
 
 async def async_setup_entry(
@@ -79,17 +76,18 @@ async def async_setup_entry(
     runtime = entry.runtime_data
     coordinator = runtime.coordinator
     presence = runtime.recognizer.options.presence_time
-    entities: list[BinarySensorEntity] = [
+    added: list[BinarySensorEntity] = [
         EconnectSightingSensor(coordinator, description, source, state, presence)
         for source, state in runtime.recognizer.states.items()
         for description in SOURCE_BINARY_SENSORS
     ]
-    entities.extend(
-        EconnectTagPresenceSensor(coordinator, tag, presence)
+    states = runtime.recognizer.states
+    added.extend(
+        EconnectTagPresenceSensor(coordinator, tag, presence, states)
         for tag in runtime.recognizer.options.presence_tags
     )
-    entities.append(EconnectReachableSensor(coordinator, API_REACHABLE))
-    async_add_entities(entities)
+    added.append(EconnectReachableSensor(coordinator, API_REACHABLE))
+    async_add_entities(added)
 
 
 class _AutoOff(BinarySensorEntity):
@@ -153,10 +151,15 @@ class EconnectTagPresenceSensor(EconnectEntity, _AutoOff):
     _attr_is_on = False
 
     def __init__(
-        self, coordinator: EconnectHealthCoordinator, tag: str, presence_time: float
+        self,
+        coordinator: EconnectHealthCoordinator,
+        tag: str,
+        presence_time: float,
+        states: Mapping[str, SourceState],
     ) -> None:
         super().__init__(coordinator, TAG_PRESENT)
         self.tag = tag
+        self._states = states
         self._presence_time = presence_time
         entry_id = coordinator.config_entry.entry_id
         self._attr_unique_id = naming.subject_unique_id(entry_id, tag, naming.TAG_PRESENT)
@@ -173,9 +176,31 @@ class EconnectTagPresenceSensor(EconnectEntity, _AutoOff):
     def _async_tags(self, sighting: TagSighting) -> None:
         # Tag names are matched case-insensitively: users type them by hand in the options.
         if self.tag.casefold() in {tag.casefold() for tag in sighting.tags}:
-            self._attr_extra_state_attributes = {"camera": sighting.source}
+            self._attr_extra_state_attributes = self._sighting_attributes(sighting.source)
             self._async_seen()
             self.async_write_ha_state()
+
+    def _sighting_attributes(self, source: str) -> dict[str, Any]:
+        """Name the camera, the person carrying the tag and the time, as the bridge does."""
+        face = self._tag_bearer(self._states.get(source))
+        person = None if face is None or face.person is None else face.person.display_name
+        return {
+            "last_camera": source,
+            "last_person": person,
+            "last_seen": utc_iso(dt_util.utcnow()),
+        }
+
+    def _tag_bearer(self, state: SourceState | None) -> DetectedFace | None:
+        """Return the most confident known face carrying this tag in the source's result."""
+        if state is None or state.result is None:
+            return None
+        wanted = self.tag.casefold()
+        bearers = [
+            face
+            for face in state.result.known_faces
+            if face.person and wanted in {tag.casefold() for tag in face.person.tag_names}
+        ]
+        return max(bearers, key=lambda face: face.confidence, default=None)
 
 
 class EconnectReachableSensor(EconnectEngineEntity, BinarySensorEntity):

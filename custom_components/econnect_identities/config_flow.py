@@ -73,6 +73,22 @@ RECONFIGURE_SCHEMA = vol.Schema(_CONNECTION_FIELDS)
 REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_PASSWORD): _PASSWORD})
 
 
+#: The form error of each library error, most specific first (a strict TLS error is also a
+#: TLS error, which is also a connection error); any other library error is `engine_error`.
+FORM_ERRORS: tuple[tuple[type[EconnectError], str], ...] = (
+    (EconnectStrictTLSError, "tls_strict"),
+    (EconnectTLSError, "tls_error"),
+    (EconnectAuthenticationError, "invalid_auth"),
+    (EconnectPermissionError, "missing_permission"),
+    (EconnectConnectionError, "cannot_connect"),
+)
+
+
+def form_error(err: EconnectError) -> str:
+    """Return the form's error key for a library error that stopped the sign-in."""
+    return next((key for kind, key in FORM_ERRORS if isinstance(err, kind)), "engine_error")
+
+
 def entry_unique_id(url: str, username: str) -> str:
     """Return the id that stops the same server and account from being added twice."""
     return f"{url}|{username}".lower()
@@ -95,20 +111,11 @@ async def _async_validate_input(
         return {CONF_CA_FILE: "invalid_ca_file"}, None
     try:
         await client.authenticate()
-    except EconnectStrictTLSError as err:
-        # The form can only say "strict verification"; the log names the missing extension.
-        LOGGER.warning("%s", err)
-        return {"base": "tls_strict"}, None
-    except EconnectTLSError:
-        return {"base": "tls_error"}, None
-    except EconnectAuthenticationError:
-        return {"base": "invalid_auth"}, None
-    except EconnectPermissionError:
-        return {"base": "missing_permission"}, None
-    except EconnectConnectionError:
-        return {"base": "cannot_connect"}, None
-    except EconnectError:
-        return {"base": "engine_error"}, None
+    except EconnectError as err:
+        if isinstance(err, EconnectStrictTLSError):
+            # The form can only say "strict verification"; the log names the missing extension.
+            LOGGER.warning("%s", err)
+        return {"base": form_error(err)}, None
     except Exception:  # noqa: BLE001 - the flow must show an error, never a traceback
         LOGGER.exception("Unexpected error while signing in to the engine")
         return {"base": "unknown"}, None

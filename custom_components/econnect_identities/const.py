@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 from typing import Final
 
+from econnect_identities import policy
+
 DOMAIN: Final = "econnect_identities"
 LOGGER = logging.getLogger(__package__)
 
@@ -24,15 +26,17 @@ CONF_COOLDOWN: Final = "cooldown"
 CONF_PRESENCE_TIME: Final = "presence_time"
 CONF_PRESENCE_TAGS: Final = "presence_tags"
 
-PERSON_SECTIONS: Final = ("names", "tags", "fields", "addresses")
-DEFAULT_PERSON_SECTIONS: Final = ["names", "tags"]
-DEFAULT_LARGEST_FACE_ONLY: Final = False
-DEFAULT_MIN_CONFIDENCE: Final = 0.0
-DEFAULT_MIN_QUALITY: Final = 0.0
-DEFAULT_COOLDOWN: Final = 30.0
-DEFAULT_PRESENCE_TIME: Final = 120.0
+# Defaults of the recognition policy the bridge uses too; the form shows thresholds in percent.
+PERSON_SECTIONS: Final = policy.PERSON_SECTIONS
+DEFAULT_PERSON_SECTIONS: Final = list(policy.DEFAULT_POLICY.person_sections)
+DEFAULT_LARGEST_FACE_ONLY: Final = policy.DEFAULT_POLICY.largest_face_only
+DEFAULT_MIN_CONFIDENCE: Final = policy.to_percent(policy.DEFAULT_POLICY.min_confidence)
+DEFAULT_MIN_QUALITY: Final = policy.to_percent(policy.DEFAULT_POLICY.min_face_quality)
+DEFAULT_COOLDOWN: Final = policy.DEFAULT_POLICY.cooldown
+DEFAULT_PRESENCE_TIME: Final = policy.DEFAULT_POLICY.presence_timeout
 
-# A cheap sign-in every minute tells whether the engine is reachable (appropriate-polling).
+# A token renewal every minute tells whether the engine is reachable (appropriate-polling);
+# it signs in only when no valid token is held or the engine refuses it.
 HEALTH_INTERVAL: Final = timedelta(seconds=60)
 CAMERA_IMAGE_TIMEOUT: Final = 10
 REQUEST_TIMEOUT: Final = 15.0
@@ -46,6 +50,7 @@ SERVICE_RECOGNIZE: Final = "recognize"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_CAMERA_ENTITY_ID: Final = "camera_entity_id"
 ATTR_FILE_PATH: Final = "file_path"
+ATTR_CAMERA: Final = "camera"
 
 # Repair issue ids (suffixed with the entry id).
 ISSUE_MISSING_PERMISSION: Final = "missing_permission"

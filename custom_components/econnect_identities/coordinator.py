@@ -1,4 +1,4 @@
-"""Engine health: a sign-in every minute decides whether entities are available."""
+"""Engine health: a token renewal every minute decides whether entities are available."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from econnect_identities import EconnectAuthenticationError, EconnectError
-
 from .const import DOMAIN, HEALTH_INTERVAL, LOGGER
-from .helpers import EngineConnection
+from .helpers import EngineConnection, engine_errors
 
 if TYPE_CHECKING:
     from .data import EconnectConfigEntry
@@ -27,11 +25,14 @@ class HealthData:
 
 
 class EconnectHealthCoordinator(DataUpdateCoordinator[HealthData]):
-    """Poll the engine with a fresh sign-in.
+    """Poll the engine by renewing the token the entry already holds.
 
-    A fresh client per check forces a real round trip (a cached token would prove nothing) and
-    notices a changed password within a minute, which starts reauthentication. The coordinator
-    logs once when the engine goes away and once when it comes back (log-when-unavailable).
+    A renewal is a real, authorised round trip that any account may make, so it proves the
+    engine answers without a sign-in: an engine that keeps audit logs or locks accounts sees a
+    sign-in only when no valid token is held or the engine refuses it (the core's token flow
+    decides). A refused password raises `ConfigEntryAuthFailed`, which starts
+    reauthentication; any other failure marks the entities unavailable. The coordinator logs
+    once when the engine goes away and once when it comes back (log-when-unavailable).
     """
 
     config_entry: EconnectConfigEntry
@@ -47,23 +48,11 @@ class EconnectHealthCoordinator(DataUpdateCoordinator[HealthData]):
             update_interval=HEALTH_INTERVAL,
             always_update=False,
         )
-        self._connection = connection
+        self._client = connection.client()
 
     async def _async_update_data(self) -> HealthData:
-        """Sign in once and time it."""
+        """Renew the token once and time the round trip."""
         start = time.monotonic()
-        try:
-            await self._connection.client().authenticate()
-        except EconnectAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key=err.code,
-                translation_placeholders={"error": str(err)},
-            ) from err
-        except EconnectError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=err.code,
-                translation_placeholders={"error": str(err)},
-            ) from err
+        with engine_errors(UpdateFailed, auth=ConfigEntryAuthFailed):
+            await self._client.renew()
         return HealthData(latency_ms=round((time.monotonic() - start) * 1000, 1))

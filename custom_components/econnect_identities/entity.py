@@ -7,6 +7,9 @@ their ids.
 
 from __future__ import annotations
 
+from typing import Any
+
+from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -15,12 +18,26 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from econnect_identities import naming
+from econnect_identities.entities import EntityRow
 
 from .const import DOMAIN
 from .coordinator import EconnectHealthCoordinator
 from .recognizer import SourceState, source_signal
 
 MANUFACTURER = "eConnect"
+
+
+def row_fields(row: EntityRow) -> dict[str, Any]:
+    """Return the description fields every platform takes from the shared entity table.
+
+    The platform-specific ones (device and state classes, unit) are converted to the
+    platform's enums where the description is made.
+    """
+    return {
+        "key": row.key,
+        "translation_key": row.translation_key,
+        "entity_category": EntityCategory.DIAGNOSTIC if row.diagnostic else None,
+    }
 
 
 def engine_device_info(coordinator: EconnectHealthCoordinator) -> DeviceInfo:

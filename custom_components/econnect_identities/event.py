@@ -6,22 +6,22 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from econnect_identities import naming
+from econnect_identities import entities, naming
 
 from .data import EconnectConfigEntry
-from .entity import EconnectSourceEntity
+from .entity import EconnectSourceEntity, row_fields
 from .recognizer import SourceState
 
 PARALLEL_UPDATES = 0
 
 RECOGNITION = EventEntityDescription(
-    key=naming.RECOGNITION.key,
-    translation_key=naming.RECOGNITION.key,
+    **row_fields(entities.RECOGNITION),
     event_types=list(naming.EVENT_TYPES),
 )
 
-# Event attributes: a summary that automations can test without personal field details.
-_ATTRIBUTES = ("face_count", "known_count", "unknown_count", "persons", "tags")
+# Event attributes: a summary that automations can test without personal field details; the
+# shared table names them (the bridge's events carry the same keys).
+_ATTRIBUTES = tuple(key for key in entities.RECOGNITION.attributes if key != "camera")
 
 
 async def async_setup_entry(

@@ -6,16 +6,16 @@ from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from econnect_identities import naming
+from econnect_identities import entities
 
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry
-from .entity import EconnectSourceEntity
+from .entity import EconnectSourceEntity, row_fields
 from .recognizer import SourceState
 
 PARALLEL_UPDATES = 0
 
-ANNOTATED = ImageEntityDescription(key=naming.ANNOTATED.key, translation_key=naming.ANNOTATED.key)
+ANNOTATED = ImageEntityDescription(**row_fields(entities.ANNOTATED))
 
 
 async def async_setup_entry(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from econnect_identities import PublishOptions
+from econnect_identities import policy as shared
+from econnect_identities.policy import RecognitionPolicy
 
 from .const import (
     CONF_CAMERAS,
@@ -27,18 +29,13 @@ from .const import (
     DEFAULT_PRESENCE_TIME,
 )
 
-# Option section → the event schema's person fields (econnect_identities.events.PERSON_FIELDS).
-_SECTION_FIELDS = {
-    "names": ("aliases",),
-    "tags": ("tags",),
-    "fields": ("fields",),
-    "addresses": ("addresses",),
-}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EntryOptions:
-    """What to watch and how to judge what the engine answers."""
+    """What to watch and how to judge what the engine answers.
+
+    Thresholds are in percent, as the options form shows them; `policy` gives fractions.
+    """
 
     cameras: tuple[str, ...] = ()
     mqtt_topics: tuple[str, ...] = ()
@@ -88,5 +85,20 @@ class EntryOptions:
     @property
     def person_fields(self) -> frozenset[str]:
         """Return the event schema's person fields; the display name is always kept."""
-        chosen = {name for section in self.person_sections for name in _SECTION_FIELDS[section]}
-        return frozenset({"name", *chosen})
+        return shared.fields_for(self.person_sections)
+
+    @property
+    def policy(self) -> RecognitionPolicy:
+        """Return the options as the shared policy, thresholds back in fractions (0..1).
+
+        The form stores thresholds in percent; this is the one place they are converted.
+        The minimum face size has no field in the form, so it keeps the shared default.
+        """
+        return RecognitionPolicy(
+            largest_face_only=self.largest_face_only,
+            min_confidence=shared.from_percent(self.min_confidence),
+            min_face_quality=shared.from_percent(self.min_quality),
+            cooldown=self.cooldown,
+            presence_timeout=self.presence_time,
+            person_fields=self.person_fields,
+        )

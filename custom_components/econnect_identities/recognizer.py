@@ -34,7 +34,7 @@ from econnect_identities.events import Sighting, recognition_event
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry
-from .helpers import engine_error
+from .helpers import engine_errors
 from .options import EntryOptions
 
 
@@ -123,7 +123,7 @@ class Recognizer:
         """Recognise `image` taken by `source`; return the event-schema description."""
         detect_time = dt_util.utcnow()
         start = time.monotonic()
-        try:
+        with engine_errors(on_error=self._handle_failure):
             raw = await self.client.publish_with_response(
                 image,
                 detector_name=source,
@@ -131,9 +131,6 @@ class Recognizer:
                 detect_time=detect_time,
                 options=self.options.publish_options,
             )
-        except EconnectError as err:
-            self._handle_failure(err)
-            raise engine_error(err) from err
         latency_ms = (time.monotonic() - start) * 1000
         ir.async_delete_issue(
             self.hass, DOMAIN, issue_id(ISSUE_MISSING_PERMISSION, self.entry.entry_id)
@@ -148,10 +145,12 @@ class Recognizer:
         return event
 
     def _filter(self, result: RecognitionResult) -> RecognitionResult:
-        """Drop faces under the confidence or quality thresholds (options are in percent)."""
+        """Drop faces under the shared policy's thresholds (the options converted once)."""
+        policy = self.options.policy
         return result.filtered(
-            min_confidence=self.options.min_confidence / 100,
-            min_quality=self.options.min_quality / 100,
+            min_confidence=policy.min_confidence,
+            min_quality=policy.min_face_quality,
+            min_face_size=policy.min_face_size,
         )
 
     async def _async_update_state(

@@ -12,17 +12,17 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from econnect_identities import naming
+from econnect_identities import entities
+from econnect_identities.entities import EntityRow
 from econnect_identities.events import utc_iso
 
 from .coordinator import HealthData
 from .data import EconnectConfigEntry
-from .entity import EconnectEngineEntity, EconnectSourceEntity
+from .entity import EconnectEngineEntity, EconnectSourceEntity, row_fields
 from .recognizer import SourceState
 
 PARALLEL_UPDATES = 0
@@ -57,33 +57,35 @@ def _last_person_attrs(state: SourceState) -> dict[str, Any] | None:
         "tags": list(face.person.tag_names),
         "confidence": round(face.confidence, 4),
         "quality": round(face.quality, 4),
-        "time": utc_iso(state.last_known_time),
+        "last_seen": utc_iso(state.last_known_time),
+    }
+
+
+def _sensor_fields(row: EntityRow) -> dict[str, Any]:
+    """The shared row as sensor description fields (Home Assistant's enums)."""
+    return {
+        **row_fields(row),
+        "device_class": None if row.device_class is None else SensorDeviceClass(row.device_class),
+        "state_class": None if row.state_class is None else SensorStateClass(row.state_class),
+        "native_unit_of_measurement": row.unit,
     }
 
 
 SOURCE_SENSORS: tuple[EconnectSourceSensorDescription, ...] = (
     EconnectSourceSensorDescription(
-        key=naming.LAST_PERSON.key,
-        translation_key=naming.LAST_PERSON.key,
+        **_sensor_fields(entities.LAST_PERSON),
         value_fn=_last_person,
         attrs_fn=_last_person_attrs,
     ),
     EconnectSourceSensorDescription(
-        key=naming.FACE_COUNT.key,
-        translation_key=naming.FACE_COUNT.key,
-        state_class=SensorStateClass.MEASUREMENT,
+        **_sensor_fields(entities.FACE_COUNT),
         value_fn=lambda state: None if state.result is None else len(state.result.faces),
     ),
 )
 
 ENGINE_SENSORS: tuple[EconnectEngineSensorDescription, ...] = (
     EconnectEngineSensorDescription(
-        key=naming.API_LATENCY.key,
-        translation_key=naming.API_LATENCY.key,
-        device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
+        **_sensor_fields(entities.API_LATENCY),
         entity_registry_enabled_default=False,  # changes every minute: noisy history
         value_fn=lambda data: data.latency_ms,
     ),

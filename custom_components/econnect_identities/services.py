@@ -11,7 +11,10 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util.json import JsonValueType
 
+from econnect_identities.naming import slugify
+
 from .const import (
+    ATTR_CAMERA,
     ATTR_CAMERA_ENTITY_ID,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_FILE_PATH,
@@ -25,6 +28,7 @@ RECOGNIZE_SCHEMA = vol.Schema(
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
         vol.Optional(ATTR_CAMERA_ENTITY_ID, default=[]): cv.entity_ids,
         vol.Optional(ATTR_FILE_PATH): cv.string,
+        vol.Optional(ATTR_CAMERA): cv.string,
     }
 )
 
@@ -79,6 +83,16 @@ async def _async_read_file(hass: HomeAssistant, path: str) -> bytes:
         raise _invalid("file_unreadable", path=path, error=str(err)) from err
 
 
+def file_source(path: str, camera: str | None) -> str:
+    """Return the camera name a file's recognition goes by: the engine's `detectorName`.
+
+    The engine stores the name with each detection and the response repeats it, so it must
+    never be a filesystem path: the `camera` field if given, else the file's stem, slugged
+    either way (`/media/Door Cam.jpg` → `door_cam`).
+    """
+    return slugify(camera or Path(path).stem)
+
+
 async def async_recognize(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     """Recognise each camera's snapshot and the file, in order; return every result."""
     entry = _loaded_entry(hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
@@ -95,5 +109,6 @@ async def async_recognize(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         await recognizer.async_recognize_camera(camera) for camera in cameras
     ]
     if path is not None and image is not None:
-        results.append(await recognizer.async_recognize_image(path, image))
+        source = file_source(path, call.data.get(ATTR_CAMERA))
+        results.append(await recognizer.async_recognize_image(source, image))
     return {"results": results}

@@ -103,6 +103,17 @@ class EmulatorProcess:
         with urllib.request.urlopen(request, timeout=5) as reply:
             return json.loads(reply.read() or b"{}")
 
+    def stats(self) -> dict[str, Any]:
+        """Return what the emulator counted: sign-ins, renewals, recent detections."""
+        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=5) as reply:
+            stats: dict[str, Any] = json.loads(reply.read())
+            return stats
+
+    def restart(self) -> None:
+        """Stop and start again: the new process signs with a new key, refusing old tokens."""
+        self.stop()
+        self.start()
+
 
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[EmulatorProcess]:

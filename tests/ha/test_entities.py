@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
-from conftest import SampleCamera, advance
+from conftest import DEFAULT_OPTIONS, SampleCamera, advance
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant, callback
@@ -50,12 +50,18 @@ async def test_known_person(
     assert attributes["tags"] == ["VIP", "Family"]
     assert attributes["confidence"] > 0.9
     assert "quality" in attributes
-    assert "time" in attributes
+    assert "last_seen" in attributes
+    assert "time" not in attributes
     assert state(hass, f"sensor.{FRONT}_face_count") == "1"
     assert state(hass, f"binary_sensor.{FRONT}_known_person") == STATE_ON
     assert state(hass, f"binary_sensor.{FRONT}_unknown_face") == STATE_OFF
     assert state(hass, f"binary_sensor.{ENGINE}_vip_present") == STATE_ON
     assert state(hass, f"binary_sensor.{ENGINE}_staff_present") == STATE_OFF
+    vip = hass.states.get(f"binary_sensor.{ENGINE}_vip_present").attributes
+    assert vip["device_class"] == "occupancy"
+    assert (vip["last_camera"], vip["last_person"]) == ("camera.front_door", "Jane Doe")
+    assert vip["last_seen"].endswith("Z")
+    assert "camera" not in vip
     event = hass.states.get(f"event.{FRONT}_recognition")
     assert event.attributes["event_type"] == "known_person"
     assert event.attributes["persons"] == ["Jane Doe"]
@@ -96,6 +102,7 @@ async def test_no_face(
     assert state(hass, "image.garden_last_faces") == STATE_UNKNOWN
 
 
+@pytest.mark.parametrize("options", [{**DEFAULT_OPTIONS, "largest_face_only": False}])
 async def test_group_image(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, cameras: dict[str, SampleCamera]
 ) -> None:
@@ -114,6 +121,15 @@ async def test_group_image(
     [{"cameras": ["camera.front_door"], "largest_face_only": True, "min_confidence": 0}],
 )
 async def test_largest_face_only(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, cameras: dict[str, SampleCamera]
+) -> None:
+    cameras["camera.front_door"].image = "group.jpg"
+    result = await recognize(hass)
+    assert result["persons"] == ["Jane Doe"]
+    assert result["face_count"] == 1
+
+
+async def test_largest_face_only_is_the_default(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, cameras: dict[str, SampleCamera]
 ) -> None:
     cameras["camera.front_door"].image = "group.jpg"

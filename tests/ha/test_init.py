@@ -101,13 +101,46 @@ async def test_wrong_password_at_start_asks_to_reauthenticate(
     await hass.config_entries.async_unload(config_entry.entry_id)
 
 
+async def test_health_checks_renew_the_token_instead_of_signing_in(
+    hass: HomeAssistant, emulator: EmulatorProcess, loaded_entry: MockConfigEntry
+) -> None:
+    """Checks and recognitions share one token: the setup's sign-in is the only one."""
+    for _ in range(5):
+        await advance(hass, 61)
+    await hass.services.async_call(
+        DOMAIN, "recognize", {"camera_entity_id": ["camera.front_door"]}, blocking=True
+    )
+    stats = emulator.stats()
+    assert stats["authentications"] == 1
+    assert stats["renewals"] == 6  # the setup's check and five more
+    assert stats["requests"]["renewToken"] == {"200": 6}
+    assert hass.states.get(REACHABLE).state == STATE_ON
+    client = loaded_entry.runtime_data.client
+    assert (client.authentications, client.renewals) == (1, 6)
+
+
+async def test_refused_token_signs_in_again_without_reauth(
+    hass: HomeAssistant, emulator: EmulatorProcess, loaded_entry: MockConfigEntry
+) -> None:
+    emulator.restart()  # a new signing key: the held token is refused with 401
+    await advance(hass, 61)
+    stats = emulator.stats()
+    assert stats["requests"]["renewToken"] == {"401": 1, "200": 1}
+    assert (stats["authentications"], stats["renewals"]) == (1, 1)
+    assert hass.states.get(REACHABLE).state == STATE_ON
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+
+
 async def test_password_change_while_running_starts_reauth(
     hass: HomeAssistant,
     emulator: EmulatorProcess,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """The password is checked when the engine stops honouring the held token."""
+    emulator.restart()  # the engine refuses the tokens issued before the change
     emulator.admin("users", {"username": USERNAME, "password": "changed"})
     await advance(hass, 61)
+    assert emulator.stats()["authentication_failures"] == 1
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
     result = await hass.config_entries.flow.async_configure(

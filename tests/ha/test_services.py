@@ -43,7 +43,31 @@ async def test_response_for_camera_and_file(
     assert [t["name"] for t in face["person"]["tags"]] == ["VIP", "Family"]
     assert "addresses" not in face["person"]  # not chosen in the options
     assert file["persons"] == ["Bob Smith"]
-    assert file["camera"] == str(SAMPLES / "bob.png")
+    assert file["camera"] == "bob"
+    assert file["detector_name"] == "bob"
+
+
+@pytest.mark.parametrize(
+    ("camera", "expected"),
+    [(None, "door_cam"), ("Back Door", "back_door"), ("../etc/x", "etc_x")],
+)
+async def test_file_goes_by_a_camera_name_never_its_path(
+    hass: HomeAssistant,
+    emulator: EmulatorProcess,
+    loaded_entry: MockConfigEntry,
+    tmp_path: Path,
+    camera: str | None,
+    expected: str,
+) -> None:
+    image = tmp_path / "Door Cam.png"
+    image.write_bytes((SAMPLES / "bob.png").read_bytes())
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    data = {"file_path": str(image)} | ({} if camera is None else {"camera": camera})
+    response = await call(hass, **data)
+    assert response["results"][0]["camera"] == expected
+    assert response["results"][0]["persons"] == ["Bob Smith"]
+    detections = emulator.stats()["recent_detections"]
+    assert [d["detectorName"] for d in detections] == [expected]
 
 
 async def test_without_response_still_updates_entities(

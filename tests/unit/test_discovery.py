@@ -100,7 +100,12 @@ def test_camera_entities() -> None:
         "OFF",
     )
     assert known["value_template"] == "{{ value_json.known_person }}"
-    assert "device_class" not in entities["binary_sensor.econnect_front_door_unknown_face"]
+    unknown = entities["binary_sensor.econnect_front_door_unknown_face"]
+    assert (unknown["device_class"], unknown["payload_on"], unknown["payload_off"]) == (
+        "occupancy",
+        "ON",
+        "OFF",
+    )
 
 
 def test_camera_tag_presence_is_unique_per_camera_and_tag() -> None:

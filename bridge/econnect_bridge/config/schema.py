@@ -41,8 +41,12 @@ from econnect_bridge.config.validators import (
     local_time_zone,
     upper,
 )
+from econnect_identities import events
+from econnect_identities.policy import DEFAULT_POLICY
 
-PERSON_FIELDS: Final = ("name", "aliases", "tags", "fields", "addresses")
+#: Person fields and the recognition defaults come from the policy the integration uses too.
+PERSON_FIELDS: Final = events.PERSON_FIELDS
+_POLICY: Final = DEFAULT_POLICY
 
 
 def option(
@@ -326,10 +330,30 @@ _MQTT = section(
 
 _INCLUDE = [
     option("person", True, "Return the matched person's record (includePerson).", Boolean()),
-    option("names", True, "Include the person's names and aliases (includeNames).", Boolean()),
-    option("tags", True, "Include the person's tags (includeTags).", Boolean()),
-    option("fields", False, "Include the person's entity fields (includeFields).", Boolean()),
-    option("addresses", False, "Include the person's addresses (includeAddresses).", Boolean()),
+    option(
+        "names",
+        "names" in _POLICY.person_sections,
+        "Include the person's names and aliases (includeNames).",
+        Boolean(),
+    ),
+    option(
+        "tags",
+        "tags" in _POLICY.person_sections,
+        "Include the person's tags (includeTags).",
+        Boolean(),
+    ),
+    option(
+        "fields",
+        "fields" in _POLICY.person_sections,
+        "Include the person's entity fields (includeFields).",
+        Boolean(),
+    ),
+    option(
+        "addresses",
+        "addresses" in _POLICY.person_sections,
+        "Include the person's addresses (includeAddresses).",
+        Boolean(),
+    ),
 ]
 
 #: Processing keys a camera may override; the model's CameraSettings has exactly these.
@@ -341,7 +365,10 @@ _CAMERA_TUNABLES = [
         Choice(("publishWithResponse", "publish")),
     ),
     option(
-        "largest_face_only", True, "Only the largest face of an image (largestFaceOnly).", Boolean()
+        "largest_face_only",
+        _POLICY.largest_face_only,
+        "Only the largest face of an image (largestFaceOnly).",
+        Boolean(),
     ),
     option(
         "allow_double_detection",
@@ -352,13 +379,21 @@ _CAMERA_TUNABLES = [
     section("include", "Sections of the person record to ask for.", _INCLUDE),
     option(
         "min_confidence",
-        0.0,
+        _POLICY.min_confidence,
         "Faces matched with a lower confidence count as unknown.",
         Number(0, 1),
     ),
-    option("min_face_quality", 0.0, "Faces of lower quality are ignored.", Number(0, 1)),
     option(
-        "min_face_size", 0, "Faces narrower or shorter than this (pixels) are ignored.", Integer(0)
+        "min_face_quality",
+        _POLICY.min_face_quality,
+        "Faces of lower quality are ignored.",
+        Number(0, 1),
+    ),
+    option(
+        "min_face_size",
+        _POLICY.min_face_size,
+        "Faces narrower or shorter than this (pixels) are ignored.",
+        Integer(0),
     ),
     option(
         "min_interval",
@@ -374,7 +409,7 @@ _CAMERA_TUNABLES = [
     ),
     option(
         "cooldown",
-        30.0,
+        _POLICY.cooldown,
         "Seconds during which a person (or tag) seen again on the same camera is not "
         "announced again.",
         Number(0),
@@ -390,7 +425,7 @@ _PROCESSING = section(
         *_CAMERA_TUNABLES,
         option(
             "presence_timeout",
-            60.0,
+            _POLICY.presence_timeout,
             "Seconds without a sighting before person, tag and unknown-face presence turn off.",
             Number(0, exclusive=True),
         ),
@@ -522,7 +557,7 @@ _PUBLISH = section(
     [
         option(
             "person_fields",
-            ["name", "aliases", "tags"],
+            [name for name in PERSON_FIELDS if name in _POLICY.person_fields],
             "Person data put into events.",
             ListOf(Choice(PERSON_FIELDS), unique=True),
         ),

@@ -1,0 +1,135 @@
+"""The entity table: which entities exist and how Home Assistant shows them, for both front ends.
+
+The bridge's MQTT discovery payloads and the integration's entity descriptions are built from
+`ENTITY_TABLE`, so a user moving between the two finds the same keys, names, device classes and
+attribute names. Values are Home Assistant's plain strings ("occupancy", "measurement"), so the
+core needs no Home Assistant import; the integration turns them into its enums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from econnect_identities import naming
+from econnect_identities.naming import EntityKind, Platform
+
+Scope = Literal["camera", "camera_tag", "tag", "person", "health"]
+FrontEnd = Literal["bridge", "integration"]
+BOTH: frozenset[FrontEnd] = frozenset({"bridge", "integration"})
+BRIDGE_ONLY: frozenset[FrontEnd] = frozenset({"bridge"})
+
+# Attribute names shared by both front ends.
+LAST_PERSON_ATTRIBUTES = ("person_id", "tags", "confidence", "quality", "last_seen")
+TAG_ATTRIBUTES = ("last_camera", "last_person", "last_seen")
+PERSON_ATTRIBUTES = ("person_id", "last_camera", "last_seen", "confidence")
+# The event entity's summary; the bridge's event carries the whole event payload besides.
+RECOGNITION_ATTRIBUTES = ("face_count", "known_count", "unknown_count", "persons", "tags", "camera")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """One kind of entity as Home Assistant shows it, whichever front end creates it.
+
+    `scope` says what it is repeated for (each camera, camera and tag, tag, person, or once);
+    `attributes` are its state attribute names; `front_ends` which front ends create it (some
+    need data only the bridge has, such as its counters or the engine's roster).
+    """
+
+    kind: EntityKind
+    scope: Scope
+    device_class: str | None = None
+    state_class: str | None = None
+    unit: str | None = None
+    attributes: tuple[str, ...] = ()
+    diagnostic: bool = False
+    front_ends: frozenset[FrontEnd] = BOTH
+
+    @property
+    def key(self) -> str:
+        """The unique-id suffix and translation key."""
+        return self.kind.key
+
+    @property
+    def platform(self) -> Platform:
+        """The Home Assistant platform (sensor, binary_sensor, event, image)."""
+        return self.kind.platform
+
+    @property
+    def translation_key(self) -> str:
+        """The key of the name in the integration's translations (the English name here)."""
+        return self.kind.key
+
+    def english_name(self, subject: str = "") -> str:
+        """Return the English name, with the tag's or person's name filled in."""
+        return self.kind.name.format(name=subject)
+
+
+def _counter(kind: EntityKind) -> EntityRow:
+    """A bridge counter: it only grows, until the bridge restarts."""
+    return EntityRow(
+        kind, "health", state_class="total_increasing", diagnostic=True, front_ends=BRIDGE_ONLY
+    )
+
+
+LAST_PERSON = EntityRow(naming.LAST_PERSON, "camera", attributes=LAST_PERSON_ATTRIBUTES)
+FACE_COUNT = EntityRow(naming.FACE_COUNT, "camera", state_class="measurement")
+KNOWN_PERSON = EntityRow(naming.KNOWN_PERSON, "camera", device_class="occupancy")
+UNKNOWN_FACE = EntityRow(naming.UNKNOWN_FACE, "camera", device_class="occupancy")
+CAMERA_TAG_PRESENT = EntityRow(
+    naming.TAG_PRESENT, "camera_tag", device_class="occupancy", front_ends=BRIDGE_ONLY
+)
+RECOGNITION = EntityRow(naming.RECOGNITION, "camera", attributes=RECOGNITION_ATTRIBUTES)
+ANNOTATED = EntityRow(naming.ANNOTATED, "camera")
+TAG_PRESENT = EntityRow(
+    naming.TAG_PRESENT, "tag", device_class="occupancy", attributes=TAG_ATTRIBUTES
+)
+TAG_LAST_CAMERA = EntityRow(naming.TAG_LAST_CAMERA, "tag", front_ends=BRIDGE_ONLY)
+PERSON_PRESENT = EntityRow(
+    naming.PERSON_PRESENT,
+    "person",
+    device_class="occupancy",
+    attributes=PERSON_ATTRIBUTES,
+    front_ends=BRIDGE_ONLY,
+)
+PERSON_LAST_CAMERA = EntityRow(naming.PERSON_LAST_CAMERA, "person", front_ends=BRIDGE_ONLY)
+API_REACHABLE = EntityRow(
+    naming.API_REACHABLE, "health", device_class="connectivity", diagnostic=True
+)
+API_LATENCY = EntityRow(
+    naming.API_LATENCY,
+    "health",
+    device_class="duration",
+    state_class="measurement",
+    unit="ms",
+    diagnostic=True,
+)
+PROCESSED = _counter(naming.PROCESSED)
+DROPPED = _counter(naming.DROPPED)
+ERRORS = _counter(naming.ERRORS)
+LAST_ERROR = EntityRow(naming.LAST_ERROR, "health", diagnostic=True, front_ends=BRIDGE_ONLY)
+
+ENTITY_TABLE: tuple[EntityRow, ...] = (
+    LAST_PERSON,
+    FACE_COUNT,
+    KNOWN_PERSON,
+    UNKNOWN_FACE,
+    CAMERA_TAG_PRESENT,
+    RECOGNITION,
+    ANNOTATED,
+    TAG_PRESENT,
+    TAG_LAST_CAMERA,
+    PERSON_PRESENT,
+    PERSON_LAST_CAMERA,
+    API_REACHABLE,
+    API_LATENCY,
+    PROCESSED,
+    DROPPED,
+    ERRORS,
+    LAST_ERROR,
+)
+
+
+def rows_for(front_end: FrontEnd) -> tuple[EntityRow, ...]:
+    """Return the rows one front end creates, in table order."""
+    return tuple(row for row in ENTITY_TABLE if front_end in row.front_ends)
