@@ -789,3 +789,16 @@ def test_reference_write_refreshes_only_the_generated_part(tmp_path: Path) -> No
     assert text.startswith("# Intro\n\n" + MARKER)
     assert text.endswith(schema_reference_markdown())
     assert "stale" not in text
+
+
+def test_documented_client_id_default_is_what_the_bridge_uses() -> None:
+    import socket
+
+    from econnect_bridge.mqtt import default_client_id
+
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    (row,) = [line for line in doc.splitlines() if line.startswith("| `client_id` |")]
+    assert "`econnect-bridge-<hostname>-<base_topic>`, the same at every start" in row
+    host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
+    assert default_client_id("econnect") == f"econnect-bridge-{host}-econnect"
+    assert default_client_id("home/faces") == default_client_id("home/faces")

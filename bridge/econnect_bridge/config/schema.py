@@ -279,7 +279,8 @@ _MQTT = section(
             None,
             "MQTT client id; must be unique on the broker.",
             Nullable(String()),
-            default_doc="`econnect-bridge-<hostname>-<random>`, made at start",
+            default_doc="`econnect-bridge-<hostname>-<base_topic>`, the same at every start "
+            "(a persistent session needs a stable id)",
         ),
         option("protocol", "3.1.1", "MQTT protocol version.", Choice(("3.1.1", "5"), as_text)),
         option("keepalive", 60, "Seconds between keep-alive pings.", Integer(1, 65535)),
