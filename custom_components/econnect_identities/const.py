@@ -42,8 +42,10 @@ CAMERA_IMAGE_TIMEOUT: Final = 10
 REQUEST_TIMEOUT: Final = 15.0
 CONNECT_TIMEOUT: Final = 5.0
 
-# Bus event fired once per recognised person and camera per cooldown window.
+# Bus event fired once per recognised person and camera per cooldown window: the shared
+# `person_seen` sighting, plus the keys it carried before the shared schema (kept for automations).
 EVENT_FACE: Final = f"{DOMAIN}_face"
+EVENT_FACE_LEGACY_KEYS: Final = ("entry_id", "camera_entity_id", "name", "person_id", "tags")
 
 # Action.
 SERVICE_RECOGNIZE: Final = "recognize"

@@ -24,12 +24,13 @@ from econnect_identities import (
     EconnectConnectionError,
     EconnectError,
     EconnectPermissionError,
+    Person,
     RecognitionResult,
 )
 from econnect_identities.aio import AsyncEconnectClient
 from econnect_identities.annotate import annotate
 from econnect_identities.cooldown import Cooldown
-from econnect_identities.events import Sighting, recognition_event
+from econnect_identities.events import Sighting, recognition_event, sighting_event
 
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator
@@ -141,7 +142,7 @@ class Recognizer:
         )
         event = recognition_event(result, sighting, self.options.person_fields)
         await self._async_update_state(source, image, result, event)
-        self._fire_face_events(source, result)
+        self._fire_face_events(sighting, result)
         return event
 
     def _filter(self, result: RecognitionResult) -> RecognitionResult:
@@ -175,24 +176,33 @@ class Recognizer:
         if tags:
             async_dispatcher_send(self.hass, tags_signal(entry_id), TagSighting(source, tags))
 
-    def _fire_face_events(self, source: str, result: RecognitionResult) -> None:
+    def _fire_face_events(self, sighting: Sighting, result: RecognitionResult) -> None:
         """Fire one bus event per known face, at most once per person and camera per cooldown."""
         now = time.monotonic()
         for face in result.known_faces:
             person = face.person
-            if person is None or not self._cooldown.allow((person.person_id, source), now):
+            if person is None or not self._cooldown.allow((person.person_id, sighting.camera), now):
                 continue
-            self.hass.bus.async_fire(
-                EVENT_FACE,
-                {
-                    "entry_id": self.entry.entry_id,
-                    "camera_entity_id": source,
-                    "name": person.display_name,
-                    "person_id": person.person_id,
-                    "tags": list(person.tag_names),
-                    "confidence": round(face.confidence, 4),
-                },
-            )
+            self.hass.bus.async_fire(EVENT_FACE, self.face_event_data(face, person, sighting))
+
+    def face_event_data(
+        self, face: DetectedFace, person: Person, sighting: Sighting
+    ) -> dict[str, Any]:
+        """Describe a known face as the bridge's `person_seen` sighting, plus the legacy keys.
+
+        The shared builder makes the payload, so automations read the fields Node-RED flows
+        read on `<base>/persons/<person>`. The keys the bus event carried before the schema
+        (`EVENT_FACE_LEGACY_KEYS`) are kept beside them: existing automations use them.
+        """
+        data = sighting_event(face, sighting, self.options.person_fields)
+        data.update(
+            entry_id=self.entry.entry_id,
+            camera_entity_id=sighting.camera,
+            name=person.display_name,
+            person_id=person.person_id,
+            tags=list(person.tag_names),
+        )
+        return data
 
     def _handle_failure(self, err: EconnectError) -> None:
         """Turn an engine failure into what the user must see: a repair, reauth or unavailable."""

@@ -1,4 +1,9 @@
-"""What starts a recognition without the action: trigger sensors and MQTT snapshot topics."""
+"""What starts a recognition without the action: trigger sensors and MQTT snapshot topics.
+
+MQTT snapshots are decoded by the core's `payloads` module, the bridge's own decoder, so a topic
+that feeds the bridge can feed the integration: raw JPEG/PNG/WebP bytes, a JSON object with a
+base64 image under `image`, or a data URI, told apart by their first bytes.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,13 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant, call
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event
 
+from econnect_identities.payloads import PayloadError, PayloadFormat, decode_payload
+
 from .const import LOGGER
 from .data import EconnectConfigEntry
+
+# Auto-detection with the bridge's defaults: the image under `image`, at most 10 MiB.
+MQTT_PAYLOAD_FORMAT = PayloadFormat()
 
 
 def async_setup_triggers(hass: HomeAssistant, entry: EconnectConfigEntry) -> None:
@@ -54,7 +64,12 @@ async def async_setup_mqtt(hass: HomeAssistant, entry: EconnectConfigEntry) -> N
 
         return _async_message
 
-    async def _async_recognize(topic: str, image: bytes) -> None:
+    async def _async_recognize(topic: str, payload: bytes) -> None:
+        try:
+            image = decode_payload(payload, MQTT_PAYLOAD_FORMAT).image
+        except PayloadError as err:
+            LOGGER.warning("Snapshot on %s ignored (%s): %s", topic, err.code, err)
+            return
         try:
             await recognizer.async_recognize_image(topic, image)
         except HomeAssistantError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +16,13 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.econnect_identities.const import DOMAIN, EVENT_FACE
+from custom_components.econnect_identities.const import (
+    DOMAIN,
+    EVENT_FACE,
+    EVENT_FACE_LEGACY_KEYS,
+)
+from econnect_identities.events import Sighting, sighting_event
+from econnect_identities.schemas import validate_payload
 
 FRONT = "front_door"
 ENGINE = "econnect_identities_127_0_0_1"
@@ -179,6 +186,44 @@ async def test_bus_event_with_cooldown(
     assert events[0].data["person_id"] == "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
     assert events[0].data["tags"] == ["VIP", "Family"]
     assert events[0].data["confidence"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "options", [{**DEFAULT_OPTIONS, "person_sections": ["names", "tags", "fields", "addresses"]}]
+)
+async def test_bus_event_is_the_shared_sighting(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """The bus event is what `sighting_event` builds for the same face, plus the legacy keys."""
+    events: list[Event] = []
+
+    @callback
+    def _listen(event: Event) -> None:
+        events.append(event)
+
+    hass.bus.async_listen(EVENT_FACE, _listen)
+    response = await recognize(hass)
+    recognizer = loaded_entry.runtime_data.recognizer
+    result = recognizer.states["camera.front_door"].result
+    assert result is not None
+    when = datetime.fromisoformat(response["detect_time"])
+    sighting = Sighting("camera.front_door", "camera.front_door", when)
+    expected = sighting_event(result.known_faces[0], sighting, recognizer.options.person_fields)
+    assert len(events) == 1
+    data = dict(events[0].data)
+    legacy = {key: data.pop(key) for key in EVENT_FACE_LEGACY_KEYS}
+    assert data == expected
+    validate_payload("sighting", data)
+    assert data["type"] == "person_seen"
+    assert data["person"]["name"] == "Jane Doe"
+    assert {"aliases", "tags", "fields", "addresses"} <= set(data["person"])
+    assert legacy == {
+        "entry_id": loaded_entry.entry_id,
+        "camera_entity_id": "camera.front_door",
+        "name": "Jane Doe",
+        "person_id": "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+        "tags": ["VIP", "Family"],
+    }
 
 
 async def test_trigger_sensor_recognises_all_cameras(
