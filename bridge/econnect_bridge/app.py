@@ -26,7 +26,7 @@ from econnect_bridge.discovery import (
     discovery_subscription,
     removal_messages,
 )
-from econnect_bridge.health import bridge_snapshot, serve_health
+from econnect_bridge.health import bridge_snapshot, connection_sample, serve_health
 from econnect_bridge.messages import Incoming
 from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
 from econnect_bridge.pipeline import Pipeline
@@ -188,7 +188,13 @@ class BridgeApp:
             tags=ha.tags,
         )
         self._sources = sources_from_config(config)
-        self.pipeline = Pipeline(
+        self.pipeline = self._pipeline(config, book_settings)
+        self.pipeline.add_sampler(partial(connection_sample, self.mqtt))
+
+    def _pipeline(self, config: BridgeConfig, book_settings: BookSettings) -> Pipeline:
+        """Build the pipeline apart, so `__init__` stays a list of parts."""
+        ha = config.homeassistant
+        return Pipeline(
             client=self.client,
             publisher=self.mqtt,
             topics=self.topics,
@@ -219,7 +225,7 @@ class BridgeApp:
         self.pipeline.start()
         self.mqtt.start()
         # Health endpoint (off unless health.enabled); reads counters through a callable.
-        snapshot = partial(bridge_snapshot, self.pipeline, self.mqtt, self.pipeline.latency)
+        snapshot = partial(bridge_snapshot, self.pipeline)
         self.health_server = serve_health(self.config.health, snapshot)
         threading.Thread(target=self._check_engine, name="econnect-login", daemon=True).start()
 
@@ -282,6 +288,8 @@ class BridgeApp:
             self.pipeline.tick()
             if now >= next_health:
                 self.pipeline.publish_health()
+                next_health = now + HEALTH_EVERY
+            elif self.pipeline.publish_health_if_changed():
                 next_health = now + HEALTH_EVERY
         self._shutdown()
         return 0

@@ -11,7 +11,8 @@ speaking MQTT. This module answers three GET paths:
   exposition format (version 0.0.4).
 
 It only uses the standard library (``http.server``) so the bridge gains no dependency, and it
-never reaches into the pipeline: it is given a callable returning a `HealthSnapshot`. The
+never reaches into the pipeline: it is given a callable returning a `BridgeMetrics` copy, the
+same one the retained bridge-state payload is rendered from, through the same table. The
 server is off by default and binds to loopback by default (configuration section ``health``),
 because counters and error messages are not for the whole network.
 """
@@ -24,105 +25,39 @@ import math
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Protocol
 
-from econnect_bridge import __version__
+from econnect_bridge.metrics import (
+    DEFAULT_BUCKETS_MS,
+    SERIES,
+    BridgeMetrics,
+    HistogramSnapshot,
+    LatencyHistogram,
+    series_value,
+)
+
+__all__ = [
+    "DEFAULT_BUCKETS_MS",
+    "HealthServer",
+    "HealthSnapshot",
+    "HistogramSnapshot",
+    "LatencyHistogram",
+    "bridge_snapshot",
+    "connection_sample",
+    "prometheus_text",
+    "serve_health",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Upper bounds (ms) of the latency buckets: from a LAN engine (~20 ms) to a timeout (10 s+).
-DEFAULT_BUCKETS_MS: Final = (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX: Final = "econnect_bridge"
 
 
-@dataclass(frozen=True, slots=True)
-class HistogramSnapshot:
-    """A consistent copy of a histogram: cumulative counts per upper bound (ms)."""
-
-    bounds_ms: tuple[float, ...] = ()
-    cumulative: tuple[int, ...] = ()
-    count: int = 0
-    sum_ms: float = 0.0
-
-
-class LatencyHistogram:
-    """A thread-safe, fixed-bucket histogram of engine round trips in milliseconds.
-
-    Workers call `observe` concurrently; the HTTP thread calls `snapshot`. One lock keeps
-    count, sum and buckets consistent with each other, which Prometheus requires (the
-    ``+Inf`` bucket must equal the count).
-    """
-
-    def __init__(self, bounds_ms: Sequence[float] = DEFAULT_BUCKETS_MS) -> None:
-        bounds = tuple(float(b) for b in bounds_ms)
-        if not bounds or list(bounds) != sorted(set(bounds)) or bounds[0] <= 0:
-            msg = "bucket bounds must be positive, unique and increasing"
-            raise ValueError(msg)
-        self._bounds = bounds
-        self._counts = [0] * len(bounds)
-        self._count = 0
-        self._sum = 0.0
-        self._lock = threading.Lock()
-
-    def observe(self, ms: float) -> None:
-        """Record one engine round trip; negative or NaN values (clock oddities) are ignored."""
-        if not ms >= 0:  # also rejects NaN
-            return
-        with self._lock:
-            self._count += 1
-            self._sum += ms
-            for index, bound in enumerate(self._bounds):
-                if ms <= bound:
-                    self._counts[index] += 1
-                    break
-
-    def snapshot(self) -> HistogramSnapshot:
-        """Return cumulative bucket counts, count and sum taken under one lock."""
-        with self._lock:
-            counts, count, total = list(self._counts), self._count, self._sum
-        cumulative: list[int] = []
-        running = 0
-        for value in counts:
-            running += value
-            cumulative.append(running)
-        return HistogramSnapshot(self._bounds, tuple(cumulative), count, total)
-
-
-@dataclass(frozen=True, slots=True)
-class HealthSnapshot:
-    """Everything the endpoint reports, frozen at one instant by the snapshot callable."""
-
-    broker_connected: bool
-    engine_reachable: bool
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0
-    errors: int = 0
-    skipped_retained: int = 0
-    queue_pending: int = 0
-    in_flight: int = 0
-    latency: HistogramSnapshot = field(default_factory=HistogramSnapshot)
-    started: datetime | None = None
-    last_error: str | None = None
-    version: str = __version__
-
-    @property
-    def ready(self) -> bool:
-        """Whether the bridge can do its job: snapshots in (broker) and answers out (engine)."""
-        return self.broker_connected and self.engine_reachable
-
-    def checks(self) -> dict[str, bool]:
-        """Name each readiness condition, so a failing probe says which one failed."""
-        return {
-            "broker_connected": self.broker_connected,
-            "engine_reachable": self.engine_reachable,
-        }
-
+#: What the endpoint reports: one copy of the bridge's metrics (the former name kept).
+HealthSnapshot = BridgeMetrics
 
 SnapshotSource = Callable[[], HealthSnapshot]
 
@@ -130,31 +65,8 @@ SnapshotSource = Callable[[], HealthSnapshot]
 # -- building a snapshot from the running bridge -------------------------------------------
 
 
-class _Counters(Protocol):
-    """The pipeline's `Health` counters, as far as this module reads them."""
-
-    received: int
-    processed: int
-    dropped: int
-    errors: int
-    skipped_retained: int
-    api_reachable: bool
-    last_error: str | None
-    started: datetime
-
-
-class _Queue(Protocol):
-    def pending(self) -> int: ...
-
-    def in_flight(self) -> int: ...
-
-
 class _PipelineView(Protocol):
-    @property
-    def health(self) -> _Counters: ...
-
-    @property
-    def queue(self) -> _Queue: ...
+    def metrics(self) -> BridgeMetrics: ...
 
 
 class _Flag(Protocol):
@@ -165,31 +77,27 @@ class _ConnectionView(Protocol):
     @property
     def ready(self) -> _Flag: ...
 
+    publish_failures: int
+    sessions_lost: int
 
-def bridge_snapshot(
-    pipeline: _PipelineView, connection: _ConnectionView, latency: LatencyHistogram
-) -> HealthSnapshot:
-    """Read the pipeline's public counters and the connection's `ready` flag.
+
+def connection_sample(connection: _ConnectionView) -> dict[str, object]:
+    """Read the MQTT adapter's figures into `BridgeMetrics` fields (a reporter's sampler).
 
     `ready` (connected AND every subscription acknowledged) rather than `connected`: a bridge
     whose snapshot subscription was not yet granted receives nothing. Plain int reads need no
-    lock; the counters may be one update apart, which a probe does not notice.
+    lock; the counters may be one update apart, which nobody notices.
     """
-    counters = pipeline.health
-    return HealthSnapshot(
-        broker_connected=connection.ready.is_set(),
-        engine_reachable=counters.api_reachable,
-        received=counters.received,
-        processed=counters.processed,
-        dropped=counters.dropped,
-        errors=counters.errors,
-        skipped_retained=counters.skipped_retained,
-        queue_pending=pipeline.queue.pending(),
-        in_flight=pipeline.queue.in_flight(),
-        latency=latency.snapshot(),
-        started=counters.started,
-        last_error=counters.last_error,
-    )
+    return {
+        "broker_connected": connection.ready.is_set(),
+        "mqtt_dropped": connection.publish_failures,
+        "sessions_lost": connection.sessions_lost,
+    }
+
+
+def bridge_snapshot(pipeline: _PipelineView) -> BridgeMetrics:
+    """The running bridge's metrics: the very copy its bridge-state payload is rendered from."""
+    return pipeline.metrics()
 
 
 # -- Prometheus text format -----------------------------------------------------------------
@@ -228,44 +136,24 @@ def _escape_label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-#: (name, type, help, how to read the value): one row per exported series.
-_SERIES: Final[tuple[tuple[str, str, str, Callable[[HealthSnapshot], float]], ...]] = (
-    ("up", "gauge", "1 when the broker is connected and the engine reachable.",
-     lambda s: int(s.ready)),
-    ("broker_connected", "gauge", "1 when connected and subscribed to the broker.",
-     lambda s: int(s.broker_connected)),
-    ("engine_reachable", "gauge", "1 when the engine answered the last call.",
-     lambda s: int(s.engine_reachable)),
-    ("snapshots_received_total", "counter", "Snapshots received from MQTT.",
-     lambda s: s.received),
-    ("snapshots_processed_total", "counter", "Snapshots the engine processed.",
-     lambda s: s.processed),
-    ("snapshots_dropped_total", "counter", "Snapshots replaced by a newer one before sending.",
-     lambda s: s.dropped),
-    ("snapshots_skipped_retained_total", "counter", "Retained snapshots ignored.",
-     lambda s: s.skipped_retained),
-    ("errors_total", "counter", "Snapshots that could not be processed.",
-     lambda s: s.errors),
-    ("queue_pending", "gauge", "Snapshots waiting for a worker.",
-     lambda s: s.queue_pending),
-    ("queue_in_flight", "gauge", "Snapshots being sent to the engine now.",
-     lambda s: s.in_flight),
-)  # fmt: skip
+_UP_HELP: Final = "1 when the broker is connected and the engine reachable."
 
 
-def prometheus_text(snap: HealthSnapshot) -> str:
-    """Render a snapshot in the Prometheus text exposition format 0.0.4."""
+def prometheus_text(snap: BridgeMetrics) -> str:
+    """Render every series of the metrics table in the Prometheus text format 0.0.4."""
     info = f"{PREFIX}_info"
     lines = [
         f"# HELP {info} Version of the running bridge (always 1).",
         f"# TYPE {info} gauge",
         f'{info}{{version="{_escape_label(snap.version)}"}} 1',
     ]
-    for name, kind, help_text, read in _SERIES:
-        lines += _metric(name, kind, help_text, read(snap))
-    if snap.started is not None:
-        started = snap.started.timestamp()
-        lines += _metric("start_time_seconds", "gauge", "Start of the bridge (Unix time).", started)
+    lines += _metric("up", "gauge", _UP_HELP, int(snap.ready))
+    for series in SERIES:
+        lines += _metric(
+            series.metric, series.prometheus_type, series.help, series_value(snap, series)
+        )
+    started = snap.started.timestamp()
+    lines += _metric("start_time_seconds", "gauge", "Start of the bridge (Unix time).", started)
     lines += _histogram_lines(snap.latency)
     return "\n".join(lines) + "\n"
 

@@ -27,12 +27,12 @@ from econnect_bridge.engine_stage import (
     ShuttingDownError,
     publish_options,
 )
-from econnect_bridge.health import LatencyHistogram
 from econnect_bridge.intake import Intake
 from econnect_bridge.messages import Incoming, topic_matches
+from econnect_bridge.metrics import BridgeMetrics, LatencyHistogram
 from econnect_bridge.ports import Publisher, Recogniser
 from econnect_bridge.replay import Replayer
-from econnect_bridge.reporting import Health, Reporter
+from econnect_bridge.reporting import Health, Reporter, Sampler
 from econnect_bridge.retry import RetryPolicy
 from econnect_bridge.sources import Source
 from econnect_bridge.spool import Spool
@@ -91,7 +91,8 @@ class Pipeline:
         self.retry = retry or RetryPolicy()
         self.latency = LatencyHistogram()  # engine round trips, for the /metrics endpoint
         self.queue = SnapshotQueue(clock=clock)
-        self._reporter = Reporter(publisher, topics, retain_state=retain_state)
+        self._reporter = Reporter(publisher, topics, retain_state=retain_state, clock=clock)
+        self._reporter.add_sampler(self._sample)
         self._cameras = CameraDirectory(sources, on_new_camera)
         self._intake = Intake(
             cameras=self._cameras,
@@ -140,8 +141,23 @@ class Pipeline:
 
     @property
     def health(self) -> Health:
-        """The counters behind the health entities and the health endpoint."""
+        """The live counters (tests read them; reporting goes through `metrics()`)."""
         return self._reporter.health
+
+    def metrics(self) -> BridgeMetrics:
+        """A copy of every figure: what the bridge state and the health endpoint render."""
+        return self._reporter.snapshot()
+
+    def add_sampler(self, sampler: Sampler) -> None:
+        """Fill figures owned outside the pipeline (the MQTT adapter's) into `metrics()`."""
+        self._reporter.add_sampler(sampler)
+
+    def _sample(self) -> dict[str, object]:
+        return {
+            "queue_pending": self.queue.pending(),
+            "in_flight": self.queue.in_flight(),
+            "latency": self.latency.snapshot(),
+        }
 
     # -- the app's calls ---------------------------------------------------------------------
 
@@ -173,6 +189,10 @@ class Pipeline:
     def publish_health(self) -> None:
         """Publish the health counters (retained when `retain_state`)."""
         self._reporter.publish_health()
+
+    def publish_health_if_changed(self) -> bool:
+        """Publish the health counters if they changed, at most once a second."""
+        return self._reporter.publish_health_if_changed()
 
     # -- threads -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from econnect_bridge.metrics import SERIES, BridgeMetrics, Series
 from econnect_identities.events import SCHEMA_VERSION, utc_iso
 from econnect_identities.models import Outcome
 from econnect_identities.naming import slugify
@@ -208,18 +209,8 @@ class SubjectState:
     confidence: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HealthState:
-    """The bridge's counters and the engine's reachability."""
-
-    version: str
-    started: datetime
-    api_reachable: bool = False
-    api_latency_ms: float | None = None
-    processed: int = 0
-    dropped: int = 0
-    errors: int = 0
-    last_error: str | None = None
+#: The bridge's figures; the former name of `BridgeMetrics`, kept for callers that build one.
+HealthState = BridgeMetrics
 
 
 def camera_state_payload(state: CameraState) -> dict[str, Any]:
@@ -278,16 +269,23 @@ def subject_state_payload(state: SubjectState) -> dict[str, Any]:
     return tag_state_payload(state)
 
 
-def bridge_state_payload(state: HealthState) -> dict[str, Any]:
-    """Build the payload of `<base>/bridge/state`."""
-    return {
+def _payload_value(metrics: BridgeMetrics, series: Series) -> object:
+    value: object = getattr(metrics, series.attr)
+    return on_off(bool(value)) if series.kind == "flag" else value
+
+
+def bridge_state_payload(state: BridgeMetrics) -> dict[str, Any]:
+    """Build the payload of `<base>/bridge/state` from the metrics table.
+
+    Every series of `SERIES` is rendered, so the payload and /metrics carry the same figures.
+    """
+    payload: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "version": state.version,
-        "api_reachable": on_off(state.api_reachable),
         "api_latency_ms": _round(state.api_latency_ms, 1),
-        "processed": state.processed,
-        "dropped": state.dropped,
-        "errors": state.errors,
         "last_error": state.last_error,
         "started": utc_iso(state.started),
     }
+    for series in SERIES:
+        payload[series.field] = _payload_value(state, series)
+    return payload

@@ -21,11 +21,14 @@ from econnect_bridge.health import (
     HealthSnapshot,
     LatencyHistogram,
     bridge_snapshot,
+    connection_sample,
     probe_main,
     probe_url,
     prometheus_text,
     serve_health,
 )
+from econnect_bridge.reporting import Reporter
+from econnect_bridge.states import Topics
 
 # -- a strict reader of the Prometheus text exposition format 0.0.4 -------------------------
 
@@ -89,7 +92,7 @@ def value_of(families: dict[str, Family], name: str) -> float:
 def snapshot(**changes: object) -> HealthSnapshot:
     base: dict[str, object] = {
         "broker_connected": True,
-        "engine_reachable": True,
+        "api_reachable": True,
         "received": 12,
         "processed": 9,
         "dropped": 2,
@@ -223,7 +226,7 @@ def test_liveness_readiness_and_metrics_over_http(serve: Callable[..., HealthSer
 def test_readiness_fails_with_the_reason(
     serve: Callable[..., HealthServer], broker: bool, engine: bool
 ) -> None:
-    server = serve(lambda: snapshot(broker_connected=broker, engine_reachable=engine))
+    server = serve(lambda: snapshot(broker_connected=broker, api_reachable=engine))
     status, _headers, body = get(server, "/readyz")
     assert status == 503
     answer = json.loads(body)
@@ -323,48 +326,54 @@ def test_health_section_defaults_are_off_and_loopback(tmp_path: Path) -> None:
 # -- reading the running bridge -----------------------------------------------------------
 
 
-@dataclass
-class FakeCounters:
-    received: int = 5
-    processed: int = 4
-    dropped: int = 1
-    errors: int = 0
-    skipped_retained: int = 3
-    api_reachable: bool = True
-    last_error: str | None = None
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-class FakeQueue:
-    def pending(self) -> int:
-        return 2
-
-    def in_flight(self) -> int:
-        return 1
-
-
-@dataclass
-class FakePipeline:
-    health: FakeCounters = field(default_factory=FakeCounters)
-    queue: FakeQueue = field(default_factory=FakeQueue)
+class FakePublisher:
+    def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
+    ) -> bool:
+        return True
 
 
 @dataclass
 class FakeConnection:
     ready: threading.Event = field(default_factory=threading.Event)
+    publish_failures: int = 6
+    sessions_lost: int = 7
+
+
+@dataclass
+class FakePipeline:
+    reporter: Reporter
+
+    def metrics(self) -> HealthSnapshot:
+        return self.reporter.snapshot()
+
+
+def _reporter(connection: FakeConnection, histogram: LatencyHistogram) -> Reporter:
+    reporter = Reporter(FakePublisher(), Topics(), retain_state=True)
+    for counter, amount in (("received", 5), ("processed", 4), ("dropped", 1)):
+        reporter.count(counter, amount)
+    reporter.count("skipped_retained", 3)
+    reporter.set_reachable(True)
+    reporter.add_sampler(
+        lambda: {"queue_pending": 2, "in_flight": 1, "latency": histogram.snapshot()}
+    )
+    reporter.add_sampler(lambda: connection_sample(connection))
+    return reporter
 
 
 def test_bridge_snapshot_reads_public_counters_only() -> None:
     connection = FakeConnection()
     histogram = LatencyHistogram()
     histogram.observe(42)
-    snap = bridge_snapshot(FakePipeline(), connection, histogram)
+    pipeline = FakePipeline(_reporter(connection, histogram))
+    snap = bridge_snapshot(pipeline)
     assert not snap.ready
     assert snap.checks()["engine_reachable"]
     assert (snap.received, snap.processed, snap.dropped, snap.skipped_retained) == (5, 4, 1, 3)
     assert (snap.queue_pending, snap.in_flight, snap.latency.count) == (2, 1, 1)
+    assert (snap.mqtt_dropped, snap.sessions_lost) == (6, 7)
     connection.ready.set()
-    assert bridge_snapshot(FakePipeline(), connection, histogram).ready
+    assert bridge_snapshot(pipeline).ready
 
 
 def test_the_bridge_serves_health_when_enabled(tmp_path: Path) -> None:
@@ -414,7 +423,7 @@ def test_probe_url(host: str, ready: bool, url: str) -> None:
 def test_probe_main_against_a_running_endpoint(
     tmp_path: Path, serve: Callable[..., HealthServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = serve(lambda: snapshot(engine_reachable=False))
+    server = serve(lambda: snapshot(api_reachable=False))
     path = _config(tmp_path, f"health: {{enabled: true, port: {server.port}}}\n")
     assert probe_main(["-c", str(path)]) == 0
     assert probe_main(["-c", str(path), "--ready"]) == 1

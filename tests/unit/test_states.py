@@ -193,6 +193,20 @@ def test_bridge_state_payload_exact() -> None:
         "errors": 2,
         "last_error": "timeout",
         "started": "2025-05-01T12:00:00.000Z",
+        "broker_connected": "OFF",
+        "received": 0,
+        "skipped_retained": 0,
+        "queue_pending": 0,
+        "queue_in_flight": 0,
+        "redeliveries_skipped": 0,
+        "engine_failures": 0,
+        "retries": 0,
+        "circuit_rejected": 0,
+        "lost": 0,
+        "spooled": 0,
+        "replayed": 0,
+        "mqtt_dropped": 0,
+        "sessions_lost": 0,
     }
     assert bridge_state_payload(HealthState("0.1.0", T0))["api_latency_ms"] is None
 
