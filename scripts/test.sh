@@ -184,9 +184,10 @@ if ! wanted ha-newest || [ "${ECONNECT_SKIP_HA:-0}" = "1" ] || [ ! -d tests/ha ]
   :
 elif [ -f "$HA_NEWEST" ] && [ "$(id -u)" = "0" ]; then
   step "pytest tests/ha on the newest Home Assistant (ha-newest: Python 3.14, HA 2026.10.4)"
-  # PyTurboJPEG: HA's camera component imports it, and the harness does not install it.
+  # PyTurboJPEG: HA's camera component imports it, and the harness does not install it;
+  # jsonschema: the tests validate payloads against the JSON Schema (as .venv-ha pins it).
   # (Its pytest 9 fails an async test that no plugin runs by itself: no -W flag needed.)
-  bash "$HA_NEWEST" -- bash -c 'pip install -q -e . PyTurboJPEG==1.8.3 \
+  bash "$HA_NEWEST" -- bash -c 'pip install -q -e . PyTurboJPEG==1.8.3 "jsonschema>=4.20" \
       && python -m pytest -c tests/ha/pytest.ini tests/ha -p no:cacheprovider' \
     || fail "newest Home Assistant" "the HA tests failed on HA 2026.10.4 (see above)"
   passed "ha-newest"
