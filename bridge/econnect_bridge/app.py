@@ -1,37 +1,32 @@
 """The composition root of `econnect-bridge run`: builds the parts and wires them, no logic.
 
-The main thread runs the control loop: it announces discovery when the broker connects and
-when Home Assistant comes back online, adds the entities of a camera the pipeline reports as
-new, ticks presence timers, publishes health, and stops cleanly on SIGTERM. paho's thread and
-the workers only enqueue control events for it.
+The parts: the engine client, the MQTT connection, the pipeline (intake → throttle → workers →
+delivery), the discovery announcer and the control loop (`control.py`), which runs on the main
+thread until SIGTERM. paho's thread, the workers and the sign-in thread only put events on the
+control loop's queue. The translators below turn configuration sections into the parts'
+arguments; what the parts do lives in their own modules.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
-import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
 
+from econnect_bridge.announcer import DiscoveryAnnouncer
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig
-from econnect_bridge.discovery import (
-    DiscoveryContext,
-    discovery_messages,
-    discovery_subscription,
-    removal_messages,
-)
-from econnect_bridge.health import bridge_snapshot, connection_sample, serve_health
+from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
+from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
+from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
 from econnect_bridge.messages import Incoming
 from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
 from econnect_bridge.pipeline import Pipeline
 from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
-from econnect_bridge.roster import Roster, read_roster
+from econnect_bridge.roster import read_roster
 from econnect_bridge.sources import Source, sources_from_config
 from econnect_bridge.spool import Spool
 from econnect_bridge.statebook import BookSettings, StateBook
@@ -41,14 +36,6 @@ from econnect_identities.errors import EconnectError
 from econnect_identities.naming import slugify
 
 _LOGGER = logging.getLogger(__name__)
-HEALTH_EVERY = 30.0
-#: At most this long (s) the first discovery announce waits for the engine's roster.
-ROSTER_WAIT = 5.0
-#: After connecting, how long retained discovery configs are collected before cleaning up.
-DISCOVERY_SETTLE = 1.0
-
-#: A control event for the main thread: its kind, and the camera for a "camera" event.
-ControlEvent = tuple[str, str]
 
 
 def engine_client(config: BridgeConfig) -> EconnectClient:
@@ -133,6 +120,34 @@ def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(names)), dynamic
 
 
+def discovery_context(config: BridgeConfig) -> DiscoveryContext:
+    """The cameras, tags and persons known at start, for the discovery announcer."""
+    ha = config.homeassistant
+    return DiscoveryContext(
+        node_id=slugify(config.mqtt.base_topic),
+        base_topic=config.mqtt.base_topic,
+        discovery_prefix=ha.discovery_prefix,
+        cameras=fixed_cameras(config)[0],
+        tags=ha.tags,
+        persons=ha.persons,
+        annotated=config.publish.annotated_snapshot,
+        retain=True,
+    )
+
+
+def book_settings(config: BridgeConfig, topics: Topics) -> BookSettings:
+    """Translate what shapes the published states for the state book."""
+    ha = config.homeassistant
+    return BookSettings(
+        topics=topics,
+        person_fields=frozenset(config.publish.person_fields),
+        presence_timeout=config.processing.presence_timeout,
+        retain_state=ha.retain_state,
+        persons=ha.persons,
+        tags=ha.tags,
+    )
+
+
 def _annotation_possible(config: BridgeConfig) -> bool:
     """Honour `publish.annotated_snapshot`, saying so clearly when Pillow is missing."""
     if not config.publish.annotated_snapshot:
@@ -153,57 +168,47 @@ class BridgeApp:
         self.config = config
         self.topics = Topics(config.mqtt.base_topic)
         self.client = client or engine_client(config)
-        self._control: queue.Queue[ControlEvent] = queue.Queue()
         self._stopping = threading.Event()
-        self._seen_configs: set[str] = set()
-        self._published_configs: dict[str, bytes] = {}
-        self._cleaned = False
-        ha_config = config.homeassistant
-        self._roster_pending = ha_config.enabled and ha_config.roster
-        self._roster = Roster()
-        cameras, self._dynamic = fixed_cameras(config)
-        ha = config.homeassistant
-        self._context = DiscoveryContext(
-            node_id=slugify(config.mqtt.base_topic),
-            base_topic=config.mqtt.base_topic,
-            discovery_prefix=ha.discovery_prefix,
-            cameras=cameras,
-            tags=ha.tags,
-            persons=ha.persons,
-            annotated=config.publish.annotated_snapshot,
-            retain=True,
-        )
         self.mqtt = MqttConnection(
             mqtt_settings(config),
             availability_topic=self.topics.availability(),
             client_id=config.mqtt.client_id or default_client_id(config.mqtt.base_topic),
-            on_connection=lambda up: self._control.put(("connected" if up else "disconnected", "")),
-        )
-        book_settings = BookSettings(
-            topics=self.topics,
-            person_fields=frozenset(config.publish.person_fields),
-            presence_timeout=config.processing.presence_timeout,
-            retain_state=ha.retain_state,
-            persons=ha.persons,
-            tags=ha.tags,
+            on_connection=lambda up: self._report("connected" if up else "disconnected"),
         )
         self._sources = sources_from_config(config)
-        self.pipeline = self._pipeline(config, book_settings)
+        self.pipeline = self._pipeline(config)
         self.pipeline.add_sampler(partial(connection_sample, self.mqtt))
-
-    def _pipeline(self, config: BridgeConfig, book_settings: BookSettings) -> Pipeline:
-        """Build the pipeline apart, so `__init__` stays a list of parts."""
         ha = config.homeassistant
+        self.announcer = DiscoveryAnnouncer(
+            context=discovery_context(config),
+            publisher=self.mqtt,
+            first_states=self.pipeline.publish_initial_states,
+            dynamic=fixed_cameras(config)[1],
+            enabled=ha.enabled,
+        )
+        self._roster_expected = ha.enabled and ha.roster
+        self.control = ControlLoop(
+            announcer=self.announcer,
+            pipeline=self.pipeline,
+            roster_expected=self._roster_expected,
+        )
+        self.health_server: HealthServer | None = None
+
+    def _report(self, kind: EventKind, camera: str = "") -> None:
+        self.control.put(ControlEvent(kind, camera))
+
+    def _pipeline(self, config: BridgeConfig) -> Pipeline:
+        """Build the pipeline apart, so `__init__` stays a list of parts."""
         return Pipeline(
             client=self.client,
             publisher=self.mqtt,
             topics=self.topics,
-            book=StateBook(book_settings),
+            book=StateBook(book_settings(config, self.topics)),
             workers=config.processing.workers,
             sources=self._sources,
-            on_new_camera=lambda camera: self._control.put(("camera", camera)),
+            on_new_camera=lambda camera: self._report("camera", camera),
             skip_retained=config.mqtt.skip_retained,
-            retain_state=ha.retain_state,
+            retain_state=config.homeassistant.retain_state,
             annotate_snapshots=_annotation_possible(config),
             retry=retry_policy(config),
             spool=open_spool(config),
@@ -220,8 +225,10 @@ class BridgeApp:
         ha = self.config.homeassistant
         if ha.enabled:
             self.mqtt.subscribe(ha.status_topic, self._on_ha_status, shared=False)
-            prefix_filter = discovery_subscription(ha.discovery_prefix, self._context.node_id)
-            self.mqtt.subscribe(prefix_filter, self._on_discovery_config, shared=False)
+            prefix_filter = discovery_subscription(
+                ha.discovery_prefix, self.announcer.context.node_id
+            )
+            self.mqtt.subscribe(prefix_filter, self.announcer.note_retained, shared=False)
         self.pipeline.start()
         self.mqtt.start()
         # Health endpoint (off unless health.enabled); reads counters through a callable.
@@ -234,11 +241,7 @@ class BridgeApp:
 
     def _on_ha_status(self, message: Incoming) -> None:
         if message.payload.strip() == b"online":
-            self._control.put(("ha_online", ""))
-
-    def _on_discovery_config(self, message: Incoming) -> None:
-        if message.retain and message.payload:
-            self._seen_configs.add(message.topic)
+            self._report("ha_online")
 
     def _check_engine(self) -> None:
         """Sign in once at start so a wrong password shows at once, not at the first face."""
@@ -249,10 +252,8 @@ class BridgeApp:
         except EconnectError as err:
             self.pipeline.mark_engine(reachable=False, error=err)
             _LOGGER.error("Cannot sign in to the eConnect engine: %s", err)
-        if self._roster_pending:
-            self._roster = read_roster(self.client)
-            self._roster_pending = False
-            self._control.put(("roster", ""))
+        if self._roster_expected:
+            self.control.put(ControlEvent("roster", roster=read_roster(self.client)))
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait until the broker connection is up and every subscription is acknowledged."""
@@ -262,42 +263,14 @@ class BridgeApp:
         """Run until SIGTERM/SIGINT or `request_stop()`; return the exit code."""
         self._install_signal_handlers()
         self.start()
-        next_health = time.monotonic()
-        announce_at: float | None = None
-        while not self._stopping.is_set():
-            try:
-                event, camera = self._control.get(timeout=0.5)
-            except queue.Empty:
-                event, camera = "", ""
-            now = time.monotonic()
-            if event == "connected":
-                announce_at = now + DISCOVERY_SETTLE
-                next_health = now
-            elif event == "ha_online":
-                announce_at = now
-            elif event == "roster":
-                self._apply_roster()
-            elif event == "camera":
-                self._announce_new_camera(camera)
-            # The first announce waits (a little) for the roster, so that the clean-up of
-            # stale configs does not delete the entities of people the roster will name.
-            roster_wait = ROSTER_WAIT if self._roster_pending else 0.0
-            if announce_at is not None and now >= announce_at + roster_wait:
-                self._announce()
-                announce_at = None
-            self.pipeline.tick()
-            if now >= next_health:
-                self.pipeline.publish_health()
-                next_health = now + HEALTH_EVERY
-            elif self.pipeline.publish_health_if_changed():
-                next_health = now + HEALTH_EVERY
+        self.control.run(self._stopping)
         self._shutdown()
         return 0
 
     def request_stop(self) -> None:
         """Ask the control loop to stop (thread-safe)."""
         self._stopping.set()
-        self._control.put(("stop", ""))
+        self._report("stop")
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -309,50 +282,6 @@ class BridgeApp:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
-
-    def _announce(self) -> None:
-        """Publish discovery configs and states; remove configs the configuration dropped."""
-        if not self.config.homeassistant.enabled:
-            return
-        messages = discovery_messages(self._context)
-        if not self._cleaned:
-            self._cleaned = True
-            if not self._dynamic:
-                current = [m.topic for m in messages]
-                messages = removal_messages(self._seen_configs, current) + messages
-            self.pipeline.publish_initial_states(self._context.cameras)
-        for message in messages:
-            self._published_configs[message.topic] = message.encode()
-            self.mqtt.publish(message.topic, message.encode(), retain=message.retain, qos=1)
-        _LOGGER.info("Announced %d Home Assistant entities", len(messages))
-
-    def _announce_new_camera(self, camera: str) -> None:
-        """Add discovery for a camera first seen on a `{camera}` or Frigate wildcard topic."""
-        if camera in self._context.cameras or not self.config.homeassistant.enabled:
-            return
-        self._context = replace(self._context, cameras=(*self._context.cameras, camera))
-        self._publish_changed_configs()
-
-    def _apply_roster(self) -> None:
-        """Pre-create entities for the tags and people the engine's roster names."""
-        ctx = self._context
-        tags = tuple(dict.fromkeys((*ctx.tags, *self._roster.tags)))
-        persons = tuple(dict.fromkeys((*ctx.persons, *self._roster.persons)))
-        if (tags, persons) == (ctx.tags, ctx.persons):
-            return
-        _LOGGER.info("Roster: %d tag(s) and %d person(s) from the engine", len(tags), len(persons))
-        self._context = replace(ctx, tags=tags, persons=persons)
-        announced = self._cleaned  # if so, send only what the roster added
-        self.pipeline.add_subjects(persons=persons, tags=tags, announce=announced)
-        if announced:
-            self._publish_changed_configs()
-
-    def _publish_changed_configs(self) -> None:
-        for message in discovery_messages(self._context):
-            payload = message.encode()
-            if self._published_configs.get(message.topic) != payload:
-                self._published_configs[message.topic] = payload
-                self.mqtt.publish(message.topic, payload, retain=message.retain, qos=1)
 
     def _shutdown(self) -> None:
         left = self.pipeline.stop(timeout=self.config.api.timeout + 1)

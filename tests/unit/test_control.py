@@ -1,0 +1,188 @@
+"""The control loop and the discovery announcer, driven with an injected clock (no sleeps)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from econnect_bridge.announcer import DiscoveryAnnouncer
+from econnect_bridge.control import (
+    DISCOVERY_SETTLE,
+    HEALTH_EVERY,
+    ROSTER_WAIT,
+    ControlEvent,
+    ControlLoop,
+)
+from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+from econnect_bridge.messages import Incoming
+from econnect_bridge.roster import Roster
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """A publisher and a pipeline in one: records what the loop asked for."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, bool]] = []
+        self.first_states: list[tuple[str, ...]] = []
+        self.subjects: list[tuple[tuple[str, ...], tuple[str, ...], bool]] = []
+        self.ticks = 0
+        self.health = 0
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
+    ) -> bool:
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.published.append((topic, data, retain))
+        return True
+
+    def add_subjects(
+        self, *, persons: tuple[str, ...], tags: tuple[str, ...], announce: bool
+    ) -> None:
+        self.subjects.append((persons, tags, announce))
+
+    def tick(self) -> None:
+        self.ticks += 1
+
+    def publish_health(self) -> None:
+        self.health += 1
+
+    def publish_health_if_changed(self) -> bool:
+        return False
+
+    def configs(self) -> list[str]:
+        return [topic for topic, payload, _ in self.published if payload]
+
+    def removals(self) -> list[str]:
+        return [topic for topic, payload, _ in self.published if not payload]
+
+
+def build(
+    *, cameras: tuple[str, ...] = ("front_door",), dynamic: bool = False, roster: bool = False
+) -> tuple[ControlLoop, DiscoveryAnnouncer, Recorder, FakeClock]:
+    recorder = Recorder()
+    clock = FakeClock()
+    announcer = DiscoveryAnnouncer(
+        context=DiscoveryContext(cameras=cameras, tags=("VIP",)),
+        publisher=recorder,
+        first_states=recorder.first_states.append,
+        dynamic=dynamic,
+    )
+    loop = ControlLoop(announcer=announcer, pipeline=recorder, roster_expected=roster, clock=clock)
+    return loop, announcer, recorder, clock
+
+
+def camera_configs(recorder: Recorder, camera: str) -> list[str]:
+    return [topic for topic in recorder.configs() if f"_{camera}_" in topic]
+
+
+def test_announce_waits_for_the_retained_configs_then_sends_every_entity() -> None:
+    loop, _, recorder, clock = build()
+    loop.step(ControlEvent("connected"))
+    assert recorder.published == []
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    expected = discovery_messages(DiscoveryContext(cameras=("front_door",), tags=("VIP",)))
+    assert sorted(recorder.configs()) == sorted(m.topic for m in expected)
+    assert recorder.first_states == [("front_door",)]
+    assert camera_configs(recorder, "front_door")
+
+
+def test_home_assistant_online_announces_camera_entities_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop, _, recorder, clock = build(dynamic=True)
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    loop.step(ControlEvent("camera", "yard"))
+    recorder.published.clear()
+    with caplog.at_level(logging.INFO, logger="econnect_bridge.app"):
+        loop.step(ControlEvent("ha_online"))
+    assert camera_configs(recorder, "front_door")
+    assert camera_configs(recorder, "yard")
+    announced = [r.getMessage() for r in caplog.records if "Announced" in r.getMessage()]
+    assert announced == [f"Announced {len(recorder.configs())} Home Assistant entities"]
+    assert recorder.first_states == [("front_door",)]  # first states once, not per announce
+
+
+def test_first_announce_removes_configs_the_configuration_dropped() -> None:
+    loop, announcer, recorder, clock = build()
+    stale = "homeassistant/sensor/econnect/econnect_old_camera_last_person/config"
+    announcer.note_retained(Incoming(stale, b"{}", qos=1, retain=True))
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    assert recorder.removals() == [stale]
+    recorder.published.clear()
+    loop.step(ControlEvent("ha_online"))
+    assert recorder.removals() == []
+
+
+def test_a_new_camera_after_the_announce_sends_only_its_entities() -> None:
+    loop, _, recorder, clock = build(dynamic=True)
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    recorder.published.clear()
+    loop.step(ControlEvent("camera", "yard"))
+    assert recorder.configs() and recorder.configs() == camera_configs(recorder, "yard")
+    recorder.published.clear()
+    loop.step(ControlEvent("camera", "yard"))
+    assert recorder.published == []
+
+
+def test_first_announce_waits_for_the_roster_at_most_roster_wait() -> None:
+    loop, _, recorder, clock = build(roster=True)
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE + ROSTER_WAIT / 2
+    loop.step(None)
+    assert recorder.configs() == []
+    loop.step(ControlEvent("roster", roster=Roster(tags=("Family",), persons=("Jane Doe",))))
+    assert any("jane_doe" in topic for topic in recorder.configs())
+    assert recorder.subjects == [(("Jane Doe",), ("VIP", "Family"), False)]
+
+
+def test_without_a_roster_the_announce_goes_out_after_roster_wait() -> None:
+    loop, _, recorder, clock = build(roster=True)
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE + ROSTER_WAIT - 0.1
+    loop.step(None)
+    assert recorder.configs() == []
+    clock.now += 0.2
+    loop.step(None)
+    assert recorder.configs()
+
+
+def test_a_roster_after_the_announce_adds_its_people_as_absent() -> None:
+    loop, _, recorder, clock = build()
+    loop.step(ControlEvent("connected"))
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    recorder.published.clear()
+    loop.step(ControlEvent("roster", roster=Roster(persons=("Bob",))))
+    assert recorder.configs() and all("bob" in topic for topic in recorder.configs())
+    assert recorder.subjects == [(("Bob",), ("VIP",), True)]
+
+
+def test_health_is_published_at_connect_and_every_health_every() -> None:
+    loop, _, recorder, clock = build()
+    loop.step(None)
+    assert recorder.health == 1
+    clock.now += HEALTH_EVERY - 1
+    loop.step(None)
+    assert recorder.health == 1
+    loop.step(ControlEvent("connected"))
+    assert recorder.health == 2
+    clock.now += HEALTH_EVERY
+    loop.step(None)
+    assert recorder.health == 3
+    assert recorder.ticks == 4
