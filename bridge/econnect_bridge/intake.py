@@ -1,90 +1,135 @@
-"""The network thread's part: a message in, a snapshot offered to the throttle, nothing more.
+"""The network thread's part: a message in, an arrival in the inbox, nothing more.
 
-Runs on paho's thread, so it never blocks and never raises: retained messages are skipped (when
-`mqtt.skip_retained`), QoS 1 redeliveries are recognised, the payload is decoded (CPU work
-bounded by `max_image_bytes`, no I/O), and a bad payload becomes an error event right here.
-The camera a snapshot comes from is learnt by the camera directory, which announces new ones.
+Runs on paho's thread, which also reads the socket: while it works, nothing else is read, and a
+broker drops what it cannot queue for a slow reader. So this stage only does what costs no
+more than a comparison: skip retained messages (when `mqtt.skip_retained`), note the size of a
+payload above its source's limit (and let go of its bytes), and put the message in the
+`Inbox`. Parsing, base64, fingerprints for redelivery and error events belong to the decode
+stage (`decode.py`), on its own thread.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 
-from econnect_bridge.cameras import CameraDirectory
-from econnect_bridge.dedupe import RedeliveryFilter
 from econnect_bridge.messages import Incoming
 from econnect_bridge.reporting import Reporter
-from econnect_bridge.sources import DecodedPayload, PayloadError, Snapshot, Source, decode_payload
-from econnect_bridge.throttle import SnapshotQueue
+from econnect_bridge.sources import Source
 
-_LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
+#: The inbox holds at most this many messages...
+INBOX_MESSAGES = 1024
+#: ...and at most this many payload bytes; past either, the oldest message is dropped.
+INBOX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A message as it came off the socket, with its source and when it came.
+
+    `oversize` is the payload's length when it was above the source's limit: the bytes are not
+    kept, and the decode stage reports the message as too large.
+    """
+
+    source: Source
+    message: Incoming = field(repr=False)
+    received: float
+    oversize: int = 0
+
+    @property
+    def size(self) -> int:
+        """The payload bytes this arrival holds in memory."""
+        return len(self.message.payload)
+
+
+class Inbox:
+    """Arrivals waiting for the decode stage, in order; bounded by count and by bytes.
+
+    When full, the oldest arrival is dropped (and counted): the newest snapshot is the one
+    worth recognising, as in the latest-wins queue after decoding.
+    """
+
+    def __init__(self, *, max_messages: int = INBOX_MESSAGES, max_bytes: int = INBOX_BYTES) -> None:
+        self._max_messages = max_messages
+        self._max_bytes = max_bytes
+        self._items: deque[Arrival] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put(self, arrival: Arrival) -> int:
+        """Add an arrival; return how many older ones were dropped to make room."""
+        with self._cond:
+            self._items.append(arrival)
+            self._bytes += arrival.size
+            dropped = 0
+            while len(self._items) > 1 and (
+                len(self._items) > self._max_messages or self._bytes > self._max_bytes
+            ):
+                self._bytes -= self._items.popleft().size
+                dropped += 1
+            self._cond.notify()
+            return dropped
+
+    def get(self, timeout: float | None = None) -> Arrival | None:
+        """Return the oldest arrival; None on timeout or once closed and empty."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
+                return None
+            if not self._items:
+                return None
+            arrival = self._items.popleft()
+            self._bytes -= arrival.size
+            return arrival
+
+    def drain(self) -> list[Arrival]:
+        """Remove and return every waiting arrival (at shutdown)."""
+        with self._cond:
+            taken = list(self._items)
+            self._items.clear()
+            self._bytes = 0
+            return taken
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def close(self) -> None:
+        """Wake the decode stage; `get()` returns None once the inbox is empty."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 class Intake:
-    """Turn incoming messages into snapshots for the latest-wins queue."""
+    """Take messages off paho's thread into the inbox, as fast as the socket gives them."""
 
     def __init__(
         self,
         *,
-        cameras: CameraDirectory,
-        queue: SnapshotQueue,
-        dedupe: RedeliveryFilter,
+        inbox: Inbox,
         reporter: Reporter,
         skip_retained: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._cameras = cameras
-        self._queue = queue
-        self._dedupe = dedupe
+        self._inbox = inbox
         self._reporter = reporter
         self._skip_retained = skip_retained
         self._clock = clock
 
     def on_message(self, source: Source, message: Incoming) -> None:
-        """Decode a snapshot and queue it; never blocks, never raises."""
+        """Queue a message for decoding; never blocks, never raises."""
         if message.retain and self._skip_retained:
             self._reporter.count("skipped_retained")
             return
-        if self._dedupe.is_redelivery(message):
-            self._reporter.count("redeliveries_skipped")
-            return
         self._reporter.count("received")
-        camera = source.camera_for(message.topic)
-        decoded = self._decode(source, message, camera)
-        if decoded is None:
-            return
-        camera = decoded.camera or camera
-        self._cameras.learn(camera, source)
-        _LOGGER.debug(
-            "%s: snapshot on %s, %d bytes of %s",
-            camera,
-            message.topic,
-            len(decoded.image),
-            decoded.content_type,
-        )
-        snapshot = Snapshot(
-            camera=camera,
-            topic=message.topic,
-            image=decoded.image,
-            content_type=decoded.content_type,
-            detect_time=decoded.detect_time or datetime.now(UTC),
-            received=self._clock(),
-        )
-        if self._queue.offer(snapshot, min_interval=source.settings.min_interval) is not None:
-            self._reporter.count("dropped")
-
-    def _decode(self, source: Source, message: Incoming, camera: str) -> DecodedPayload | None:
-        """Decode the payload; report why it cannot be, and return None then."""
-        try:
-            return decode_payload(message.payload, source.payload)
-        except PayloadError as err:
-            self._reporter.error(err.code, str(err), camera, message.topic)
-        except (RecursionError, MemoryError, ValueError, TypeError) as err:
-            # e.g. JSON nested 100 000 levels deep: still an error event, never a lost message
-            name = type(err).__name__
-            text = f"unreadable payload ({name})"
-            self._reporter.error("bad_payload", text, camera, message.topic)
-        return None
+        size = len(message.payload)
+        oversize = size if size > source.payload.max_bytes else 0
+        if oversize:
+            message = Incoming(message.topic, b"", message.retain, message.qos, message.dup)
+        dropped = self._inbox.put(Arrival(source, message, self._clock(), oversize))
+        if dropped:
+            self._reporter.count("dropped", dropped)

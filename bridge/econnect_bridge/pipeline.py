@@ -2,7 +2,8 @@
 
 The data flows one way, each stage in its own module:
 
-    intake (paho's thread: skip retained, drop redeliveries, decode)
+    intake (paho's thread: skip retained, note oversize, put in the inbox)
+      → decode (its own thread: drop redeliveries, decode, learn the camera)
       → throttle (latest wins per camera, min interval)
       → workers (engine call with retries and the circuit; the spool when the engine is away)
       → delivery (the state book's events and states) → publisher
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from econnect_bridge.cameras import CameraDirectory, NewCameraListener
+from econnect_bridge.decode import Decoder
 from econnect_bridge.dedupe import RECENT_MESSAGES, RedeliveryFilter
 from econnect_bridge.delivery import Delivery, apply_thresholds
 from econnect_bridge.engine_stage import (
@@ -27,7 +29,7 @@ from econnect_bridge.engine_stage import (
     ShuttingDownError,
     publish_options,
 )
-from econnect_bridge.intake import Intake
+from econnect_bridge.intake import Inbox, Intake
 from econnect_bridge.messages import Incoming, topic_matches
 from econnect_bridge.metrics import BridgeMetrics, LatencyHistogram
 from econnect_bridge.ports import Publisher, Recogniser
@@ -94,13 +96,16 @@ class Pipeline:
         self._reporter = Reporter(publisher, topics, retain_state=retain_state, clock=clock)
         self._reporter.add_sampler(self._sample)
         self._cameras = CameraDirectory(sources, on_new_camera)
+        self.inbox = Inbox()
         self._intake = Intake(
+            inbox=self.inbox, reporter=self._reporter, skip_retained=skip_retained, clock=clock
+        )
+        self._decoder = Decoder(
+            inbox=self.inbox,
             cameras=self._cameras,
             queue=self.queue,
             dedupe=RedeliveryFilter(dedupe_window, clock=clock),
             reporter=self._reporter,
-            skip_retained=skip_retained,
-            clock=clock,
         )
         self._delivery = Delivery(
             book=book,
@@ -154,7 +159,7 @@ class Pipeline:
 
     def _sample(self) -> dict[str, object]:
         return {
-            "queue_pending": self.queue.pending(),
+            "queue_pending": self.queue.pending() + len(self.inbox),
             "in_flight": self.queue.in_flight(),
             "latency": self.latency.snapshot(),
         }
@@ -162,7 +167,7 @@ class Pipeline:
     # -- the app's calls ---------------------------------------------------------------------
 
     def on_message(self, source: Source, message: Incoming) -> None:
-        """Decode a snapshot and queue it; never blocks, never raises (paho's thread)."""
+        """Put a message in the inbox for decoding; never blocks, never raises (paho's thread)."""
         self._intake.on_message(source, message)
 
     def mark_engine(self, *, reachable: bool, error: EconnectError | None = None) -> None:
@@ -197,7 +202,8 @@ class Pipeline:
     # -- threads -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker threads, and the replay thread when a spool is configured."""
+        """Start the decode and worker threads, and the replay thread when a spool is configured."""
+        self._decoder.start()
         self._pool.start()
         if self._replayer is not None:
             thread = threading.Thread(target=self._replayer.run, name="econnect-spool", daemon=True)
@@ -207,12 +213,17 @@ class Pipeline:
     def stop(self, timeout: float = 10.0) -> int:
         """Let in-flight calls finish, stop the workers; return how many were left unsent.
 
-        Snapshots still waiting for a worker are spooled when a spool is configured for their
-        mode (they go out after the next start); otherwise each is reported as lost.
+        Messages still in the inbox are decoded first. Snapshots still waiting for a worker are
+        spooled when a spool is configured for their mode (they go out after the next start);
+        otherwise each is reported as lost.
         """
         self._stopping.set()
         if self._replayer is not None:
             self._replayer.wake()
+        self.inbox.close()
+        self._decoder.join(timeout)
+        for arrival in self.inbox.drain():  # the decode thread did not run, or ran out of time
+            self._decoder.offer(arrival)
         left = 0
         for snapshot in self.queue.drain():
             if not self._router.spool(snapshot):
@@ -229,6 +240,6 @@ class Pipeline:
         return left
 
     def alive_threads(self) -> int:
-        """Return how many worker (and replay) threads are running (tests check none died)."""
+        """Return how many worker, decode and replay threads run (tests check none died)."""
         replaying = self._replay_thread is not None and self._replay_thread.is_alive()
-        return self._pool.alive() + int(replaying)
+        return self._pool.alive() + int(self._decoder.alive()) + int(replaying)

@@ -61,14 +61,19 @@ class PayloadFormat:
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
+def check_size(size: int, fmt: PayloadFormat) -> None:
+    """Refuse a payload of `size` bytes above the limit (before anyone parses it)."""
+    if size > fmt.max_bytes:
+        raise PayloadError(
+            "too_large", f"the payload is {size} bytes, above the {fmt.max_bytes} limit"
+        )
+
+
 def decode_payload(payload: bytes, fmt: PayloadFormat) -> DecodedPayload:
     """Find the image in a payload, or raise PayloadError saying why there is none."""
     if not payload:
         raise PayloadError("empty_payload", "the message is empty")
-    if len(payload) > fmt.max_bytes:
-        raise PayloadError(
-            "too_large", f"the payload is {len(payload)} bytes, above the {fmt.max_bytes} limit"
-        )
+    check_size(len(payload), fmt)
     kind = fmt.kind
     if kind == "auto":
         kind = _guess_kind(payload)

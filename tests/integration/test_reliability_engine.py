@@ -115,7 +115,7 @@ def test_engine_outages_retry_open_the_circuit_and_recover(
         assert wait_until(lambda: _health(probe)[-1:] == ["ON"], 5)
         feed(1.0)
         time.sleep(1.5)
-        assert app.pipeline.alive_threads() == app.config.processing.workers
+        assert app.pipeline.alive_threads() == app.config.processing.workers + 1  # + decode
 
     events = probe.on("econnect/events")
     states = _health(probe)

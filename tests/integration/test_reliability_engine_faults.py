@@ -72,7 +72,7 @@ def test_hostile_engine_answers_end_in_a_timeout_or_a_clear_error(
             }
             assert error["code"] in code, (name, error)
             assert took < 5, (name, took)
-        assert app.pipeline.alive_threads() == app.config.processing.workers
+        assert app.pipeline.alive_threads() == app.config.processing.workers + 1  # + decode
     figures.update(api_timeout_s=1, faults=results)
     passed(figures)
 

@@ -192,8 +192,14 @@ def test_unreadable_payloads_are_error_events(tmp_path: Path) -> None:
     pipeline, _engine, publisher, source = _pipeline(tmp_path)
     cut_short = b'{"a":' * 5000  # 3.13 reports a syntax error, 3.11 the recursion limit
     too_deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000  # valid, but past the recursion limit
-    for payload in (cut_short, too_deep, b"", b"\x00garbage"):
-        pipeline.on_message(source, Incoming("cams/x", payload, qos=1))
+    oversize = b"\xff\xd8\xff" + bytes(source.payload.max_bytes)
+    pipeline.start()
+    try:
+        for payload in (cut_short, too_deep, b"", b"\x00garbage", oversize):
+            pipeline.on_message(source, Incoming("cams/x", payload, qos=1))
+        assert _wait(lambda: len(publisher.on("econnect/errors")) == 5)
+    finally:
+        pipeline.stop(1)
     codes = [e["code"] for e in publisher.on("econnect/errors")]
-    assert codes == ["bad_json", "bad_json", "empty_payload", "unsupported_payload"]
-    assert dataclasses.asdict(pipeline.health)["errors"] == 4
+    assert codes == ["bad_json", "bad_json", "empty_payload", "unsupported_payload", "too_large"]
+    assert dataclasses.asdict(pipeline.health)["errors"] == 5
