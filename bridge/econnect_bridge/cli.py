@@ -8,13 +8,15 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from econnect_bridge import __version__
 from econnect_bridge.logsetup import setup_logging
 
 if TYPE_CHECKING:
     from econnect_bridge.client import EconnectClient
+
+_T = TypeVar("_T")
 
 PASSWORD_ENV = "ECONNECT_PASSWORD"  # noqa: S105 - the variable's name, not a password
 DESCRIPTION = """\
@@ -73,6 +75,12 @@ def _add_recognize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     rec.add_argument("--json", action="store_true", help="print one JSON event per image")
 
 
+#: The exit code of a Unix tool killed by SIGPIPE (128 + 13), e.g. `yes | head -1`.
+STDOUT_CLOSED_EXIT = 141
+#: Long-running commands: a BrokenPipeError there comes from a socket and must show.
+_SERVICES = frozenset({"run", "demo"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -81,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return emulator_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(arguments)
+    args = until_stdout_closes(lambda: parser.parse_args(arguments))
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": _run,
         "check-config": _check_config,
@@ -90,9 +98,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
     }
     if args.command is None:
-        parser.print_help()
-        return 0
-    return commands[args.command](args)
+        return until_stdout_closes(lambda: _print_help(parser))
+    if args.command in _SERVICES:
+        return commands[args.command](args)
+    return until_stdout_closes(lambda: commands[args.command](args))
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def until_stdout_closes(job: Callable[[], _T]) -> _T:
+    """Run `job`; if its reader goes away (`check-config | head -1`), exit quietly.
+
+    Unix tools die of SIGPIPE silently there; Python instead raises BrokenPipeError, and
+    again when it flushes stdout at exit, printing tracebacks about nothing the user did
+    wrong. So the output is flushed here, and on a closed pipe stdout is pointed at
+    /dev/null (nothing left to flush) and the process exits with SIGPIPE's usual 141, as the
+    Python documentation's "Note on SIGPIPE" advises.
+    """
+    try:
+        try:
+            return job()
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(STDOUT_CLOSED_EXIT) from None
 
 
 def _run(args: argparse.Namespace) -> int:

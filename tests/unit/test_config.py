@@ -16,6 +16,7 @@ from econnect_bridge.config import (
     Secret,
     check_config,
     config_from_dict,
+    config_warnings,
     load_config,
     schema_reference_markdown,
 )
@@ -248,6 +249,42 @@ BROKEN = [
         "cameras",
         ["at least one camera, or frigate.enabled: true"],
     ),
+    (
+        "topic_receives_everything_the_bridge_publishes",
+        VALID + "  - name: all\n    topic: '#'\n",
+        "cameras[1].topic",
+        [
+            "a topic outside the bridge's own output",
+            "'#', which matches the bridge's own events, states and snapshots under econnect/#",
+            "discovery configs under homeassistant/#",
+            "'cameras/{camera}/snapshot'",
+            "change mqtt.base_topic or homeassistant.discovery_prefix",
+        ],
+    ),
+    (
+        "topic_under_base_topic",
+        VALID + "  - name: b\n    topic: econnect/{camera}/snapshot\n",
+        "cameras[1].topic",
+        ["'econnect/{camera}/snapshot', which matches", "under econnect/#", "mqtt.base_topic"],
+    ),
+    (
+        "topic_under_discovery_prefix",
+        VALID + "  - name: b\n    topic: homeassistant/+/+/+/config\n",
+        "cameras[1].topic",
+        ["discovery configs under homeassistant/#", "change homeassistant.discovery_prefix"],
+    ),
+    (
+        "base_topic_over_camera_topic",
+        VALID + "mqtt:\n  base_topic: frigate\n",
+        "cameras[0].topic",
+        ["under frigate/#", "change mqtt.base_topic"],
+    ),
+    (
+        "frigate_prefix_is_base_topic",
+        VALID + "frigate:\n  enabled: true\n  topic_prefix: econnect\n",
+        "frigate.topic_prefix",
+        ["'econnect', which matches", "under econnect/#", "set frigate.topic_prefix"],
+    ),
     ("top_level_list", "- api\n", "", ["a mapping", "a list of 1 item"]),
     (
         "unknown_tag",
@@ -282,8 +319,25 @@ def test_missing_secret_names_key_and_secrets_file(tmp_path: Path) -> None:
     assert "'api_pasword'" in problem.expected
     assert str(tmp_path / "secrets.yaml") in problem.expected
     assert problem.found == "no such secret"
-    assert problem.hint == "did you mean 'api_password'?"
+    assert problem.hint is not None
+    assert "did you mean" not in problem.hint
     assert (problem.line, problem.column) == (4, 3)
+
+
+def test_missing_secret_never_suggests_another_secrets_name(tmp_path: Path) -> None:
+    text = VALID + "mqtt:\n  username: econnect\n  password: !secret mqtt_password\n"
+    secrets = "econnect_password: hunter2\nmqtt_pasword: s3cret\n"
+    problem = only_problem(write(tmp_path, text, secrets=secrets))
+    assert problem.path == "mqtt.password"
+    message = str(problem)
+    assert "econnect_password" not in message
+    assert "mqtt_pasword" not in message
+    assert "did you mean" not in message
+    secrets_file = str(tmp_path / "secrets.yaml")
+    assert problem.hint == (
+        f"add the line 'mqtt_password: <value>' to {secrets_file}, the secrets file read "
+        "for this configuration (the one beside it)"
+    )
 
 
 def test_missing_secrets_file_names_key_and_file(tmp_path: Path) -> None:
@@ -717,6 +771,83 @@ def test_check_config_warnings(tmp_path: Path) -> None:
     assert "api.verify_ssl is false" in summary
     assert "password travels unencrypted" in summary
     assert "'fields'" in summary
+
+
+def test_own_output_is_refused_by_config_from_dict_too() -> None:
+    data = {"api": {"url": "https://h/identities", "token": "t"}}
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({**data, "cameras": [{"name": "a", "topic": "#"}]})
+    assert [problem.path for problem in caught.value.problems] == ["cameras[0].topic"]
+    off = {"enabled": False}
+    camera = {"name": "a", "topic": "homeassistant/+/snapshot"}
+    config = config_from_dict({**data, "cameras": [camera], "homeassistant": off})
+    assert config.cameras[0].topic == "homeassistant/+/snapshot"
+
+
+def test_run_refuses_own_output_before_starting(tmp_path: Path) -> None:
+    from econnect_bridge.cli import main
+
+    path = write(tmp_path, VALID + "  - name: all\n    topic: '#'\n")
+    assert main(["run", "-c", str(path)]) == 2
+
+
+def _warnings_of(tmp_path: Path, text: str, secrets: str | None = None) -> list[str]:
+    """Return the warnings of a valid configuration."""
+    return config_warnings(load_config(write(tmp_path, text, secrets), environ={}))
+
+
+def test_wildcard_topic_with_a_fixed_name_warns(tmp_path: Path) -> None:
+    text = VALID + "  - name: yard\n    topic: cameras/+/snapshot\n"
+    (warning,) = [w for w in _warnings_of(tmp_path, text) if "cameras[1]" in w]
+    assert warning.startswith("cameras[1].topic 'cameras/+/snapshot' has a wildcard")
+    assert "reported as 'yard'" in warning
+    assert "topic: cameras/{camera}/snapshot" in warning
+    code, summary = check_config(str(tmp_path / "config.yaml"))
+    assert code == 0
+    assert "cameras[1].topic" in summary
+
+
+@pytest.mark.parametrize(
+    "camera",
+    [
+        "  - name: yard\n    topic: cameras/{camera}/snapshot\n",
+        "  - name: yard\n    topic: cameras/+/snapshot\n    json_camera_key: camera\n",
+        "  - name: yard\n    topic: cameras/yard/snapshot\n",
+    ],
+)
+def test_named_or_fixed_topics_do_not_warn(tmp_path: Path, camera: str) -> None:
+    assert not [w for w in _warnings_of(tmp_path, VALID + camera) if "wildcard" in w]
+
+
+def test_hash_topic_with_a_fixed_name_suggests_a_camera_level(tmp_path: Path) -> None:
+    text = VALID + "  - name: yard\n    topic: yard/#\n"
+    (warning,) = [w for w in _warnings_of(tmp_path, text) if "wildcard" in w]
+    assert "topic: yard/{camera}/#" in warning
+
+
+def test_example_placeholders_warn_without_showing_secrets(tmp_path: Path) -> None:
+    text = VALID.replace("password: pw", "password: !secret econnect_password")
+    text += "mqtt:\n  username: econnect\n  password: !secret mqtt_password\n"
+    secrets = "econnect_password: change-me\nmqtt_password: change-me-too\n"
+    warnings = _warnings_of(tmp_path, text, secrets)
+    assert any(
+        w.startswith("api.url is still the example's acme.econnectcloud.com") for w in warnings
+    )
+    assert any(w.startswith("api.password is still an example placeholder") for w in warnings)
+    assert any(w.startswith("mqtt.password is still an example placeholder") for w in warnings)
+    assert not any("change-me" in w for w in warnings)
+
+
+def test_real_values_do_not_warn_as_placeholders(tmp_path: Path) -> None:
+    text = VALID.replace("acme.econnectcloud.com", "example.org").replace("pw", "change-me-now")
+    assert not [w for w in _warnings_of(tmp_path, text) if "placeholder" in w or "example" in w]
+
+
+def test_the_example_config_warns_about_its_placeholders() -> None:
+    code, text = check_config(str(REPO / "examples" / "config.yaml"))
+    assert code == 0, text
+    for key in ("api.url", "api.password", "mqtt.password"):
+        assert f"- {key} is still" in text, key
 
 
 def test_docs_configuration_md_is_generated_from_schema() -> None:

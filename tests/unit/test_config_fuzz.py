@@ -134,3 +134,46 @@ def test_random_structures_as_data(document: dict[str, Any]) -> None:
         config_from_dict(document)
     except ConfigError as exc:
         _check(exc)
+
+
+LEVELS = st.sampled_from(["econnect", "homeassistant", "frigate", "a", "+", "{camera}", "x"])
+topic_filters = st.lists(LEVELS, min_size=1, max_size=4).map("/".join) | st.lists(
+    LEVELS, max_size=3
+).map(lambda levels: "/".join([*levels, "#"]))
+
+
+@FUZZ
+@given(
+    st.lists(topic_filters, min_size=1, max_size=3),
+    st.sampled_from(["econnect", "a", "frigate", "homeassistant", "a/x"]),
+    st.booleans(),
+    st.sampled_from(["frigate", "econnect", "homeassistant", "x"]),
+)
+def test_no_valid_config_subscribes_to_its_own_output(
+    topics: list[str], base_topic: str, discovery: bool, frigate_prefix: str
+) -> None:
+    from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+    from econnect_bridge.messages import topic_matches
+    from econnect_bridge.sources import sources_from_config
+    from econnect_bridge.states import Topics
+
+    document = {
+        **BASE,
+        "cameras": [{"name": f"c{i}", "topic": topic} for i, topic in enumerate(topics)],
+        "mqtt": {"base_topic": base_topic},
+        "homeassistant": {"enabled": discovery},
+        "frigate": {"enabled": True, "topic_prefix": frigate_prefix},
+    }
+    try:
+        config = config_from_dict(document)
+    except ConfigError as exc:
+        _check(exc)
+        return
+    own = Topics(base_topic)
+    published = [own.events(), own.errors(), own.availability(), own.bridge_state()]
+    published += [own.annotated("a"), own.camera_state("x"), own.person_state("a")]
+    if discovery:
+        published += [m.topic for m in discovery_messages(DiscoveryContext(base_topic=base_topic))]
+    for source in sources_from_config(config):
+        hits = [topic for topic in published if topic_matches(source.subscription, topic)]
+        assert hits == [], (source.subscription, hits)

@@ -7,13 +7,14 @@ Warnings point at valid but risky or contradictory choices.
 
 from __future__ import annotations
 
+from typing import Final
 from urllib.parse import urlsplit
 
 import yaml
 
 from econnect_bridge.config.errors import ConfigError
 from econnect_bridge.config.loader import load_config
-from econnect_bridge.config.model import BridgeConfig, CameraSettings
+from econnect_bridge.config.model import BridgeConfig, CameraSettings, Secret
 from econnect_bridge.config.reference import schema_reference_markdown
 
 __all__ = ["check_config", "config_warnings", "schema_reference_markdown", "summarize"]
@@ -59,7 +60,8 @@ def summarize(config: BridgeConfig) -> str:
 
 def config_warnings(config: BridgeConfig) -> list[str]:
     """Return valid but risky or contradictory settings, one sentence each."""
-    warnings = _api_warnings(config) + _mqtt_warnings(config)
+    warnings = _placeholder_warnings(config) + _api_warnings(config) + _mqtt_warnings(config)
+    warnings += _merged_camera_warnings(config)
     for camera in config.cameras:
         warnings += _settings_warnings(f"cameras[{camera.name}]", camera.settings, config)
     if config.frigate.enabled:
@@ -67,6 +69,70 @@ def config_warnings(config: BridgeConfig) -> list[str]:
         warnings += _settings_warnings("processing", defaults, config)
     warnings += _install_warnings(config)
     return list(dict.fromkeys(warnings))
+
+
+def _placeholder_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about values still as examples/config.yaml and examples/secrets.yaml wrote them.
+
+    A copied example is valid, so nothing else would say that the engine URL is a made-up
+    customer or that the password is the example's; the bridge would only fail to log in.
+    Secrets are compared as `Secret`s (constant time) and never shown.
+    """
+    warnings = []
+    host = urlsplit(config.api.url).hostname or ""
+    if host in _PLACEHOLDER_HOSTS:
+        warnings.append(
+            f"api.url is still the example's {host}: write your engine's URL "
+            "(https://<customer>.econnectcloud.com/identities, or https://<host>:5009 on-prem)."
+        )
+    secrets = {
+        "api.password": config.api.password,
+        "api.token": config.api.token,
+        "mqtt.password": config.mqtt.password,
+    }
+    for key, secret in secrets.items():
+        if secret is not None and secret in _PLACEHOLDER_SECRETS:
+            warnings.append(
+                f"{key} is still an example placeholder value: replace it with the real one "
+                "(in secrets.yaml, when it is a !secret)."
+            )
+    return warnings
+
+
+#: Values of the example files that only mean "replace me".
+_PLACEHOLDER_HOSTS: Final = frozenset({"acme.econnectcloud.com"})
+_PLACEHOLDER_SECRETS: Final = tuple(
+    Secret(text) for text in ("change-me", "change-me-too", "changeme")
+)
+
+
+def _merged_camera_warnings(config: BridgeConfig) -> list[str]:
+    """Warn when a wildcard topic has no ``{camera}`` level: all its cameras become one.
+
+    Every message on ``cameras/+/snapshot`` with ``name: yard`` is reported as yard, so
+    presence, cooldown and entities of different cameras silently mix.
+    """
+    warnings = []
+    for index, camera in enumerate(config.cameras):
+        levels = camera.topic.split("/")
+        wildcard = "+" in levels or "#" in levels
+        if not wildcard or camera.camera_level is not None or camera.json_camera_key:
+            continue
+        warnings.append(
+            f"cameras[{index}].topic {camera.topic!r} has a wildcard but no {{camera}} level, "
+            f"so every camera it matches is reported as {camera.name!r}: name each camera "
+            f"from its topic with topic: {_with_camera_level(levels)} (or list the cameras "
+            "one by one)."
+        )
+    return warnings
+
+
+def _with_camera_level(levels: list[str]) -> str:
+    """Suggest the topic with its first wildcard level naming the camera."""
+    if "+" in levels:
+        index = levels.index("+")
+        return "/".join([*levels[:index], "{camera}", *levels[index + 1 :]])
+    return "/".join([*levels[:-1], "{camera}", "#"])
 
 
 def _install_warnings(config: BridgeConfig) -> list[str]:

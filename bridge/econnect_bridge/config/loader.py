@@ -26,7 +26,7 @@ import yaml
 from econnect_bridge.config.errors import ConfigError, ConfigProblem, format_path
 from econnect_bridge.config.model import BridgeConfig, build_config
 from econnect_bridge.config.schema import validate
-from econnect_bridge.config.validators import InvalidValue, describe, did_you_mean, relative_to
+from econnect_bridge.config.validators import InvalidValue, describe, relative_to
 
 SECRETS_FILE: Final = "secrets.yaml"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
@@ -250,7 +250,12 @@ def _construct_secret(loader: _Loader, node: yaml.Node) -> Any:
         hint = f"create {secrets.path} with the line '{name}: <value>'"
         return loader.doc.add(path, expected, "no such file", hint)
     if name not in values:
-        hint = did_you_mean(name, list(values)) or f"add '{name}: <value>' to {secrets.path}"
+        # No "did you mean": naming another secret would show what else the file holds and
+        # invite using the wrong credential.
+        hint = (
+            f"add the line '{name}: <value>' to {secrets.path}, the secrets file read "
+            "for this configuration (the one beside it)"
+        )
         return loader.doc.add(path, f"a secret {name!r} in {secrets.path}", "no such secret", hint)
     loader.doc.secrets.append((values[name], name))
     return values[name]

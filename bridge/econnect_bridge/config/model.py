@@ -162,6 +162,15 @@ class ProcessingConfig:
         return CameraSettings(**{f.name: getattr(self, f.name) for f in fields(CameraSettings)})
 
 
+def subscription_of(topic: str) -> str:
+    """Return the filter subscribed for a camera's `topic`: ``{camera}`` becomes ``+``.
+
+    A function as well as `CameraConfig.subscription`, so the schema can check the filter
+    before the model exists.
+    """
+    return "/".join("+" if level == "{camera}" else level for level in topic.split("/"))
+
+
 @dataclass(frozen=True)
 class CameraConfig:
     """One image source on MQTT (an item of ``cameras``), with its settings already merged.
@@ -186,7 +195,7 @@ class CameraConfig:
     @property
     def subscription(self) -> str:
         """Return the MQTT topic filter to subscribe to (``{camera}`` becomes ``+``)."""
-        return "/".join("+" if level == "{camera}" else level for level in self.topic.split("/"))
+        return subscription_of(self.topic)
 
     @property
     def camera_level(self) -> int | None:

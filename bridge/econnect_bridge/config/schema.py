@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import voluptuous as vol
 
+from econnect_bridge.config.model import FrigateConfig, subscription_of
 from econnect_bridge.config.validators import (
     REQUIRED,
     Boolean,
@@ -41,6 +42,7 @@ from econnect_bridge.config.validators import (
     local_time_zone,
     upper,
 )
+from econnect_bridge.own_output import describe_own_filter, overlaps, own_filters
 from econnect_identities import events
 from econnect_identities.policy import DEFAULT_POLICY
 
@@ -138,17 +140,74 @@ def _check_unique_names(cameras: list[Any]) -> list[vol.Invalid]:
 
 
 def _check_sources(root: dict[str, Any]) -> dict[str, Any]:
-    """Without a camera or the Frigate preset the bridge would wait for nothing."""
+    """Sources must exist, and none may receive what the bridge publishes itself."""
+    errors = _own_output_loops(root)
     if not root["cameras"] and not root["frigate"]["enabled"]:
-        _problems(
+        errors.insert(
+            0,
             InvalidValue(
                 "at least one camera, or frigate.enabled: true",
                 "no cameras and the Frigate preset off",
                 "add a camera under 'cameras:' or set 'frigate: {enabled: true}'",
                 ["cameras"],
-            )
+            ),
         )
+    _problems(*errors)
     return root
+
+
+def _own_output_loops(root: dict[str, Any]) -> list[vol.Invalid]:
+    """Refuse a source that would receive the bridge's own output.
+
+    Such a source feeds on itself: each error event or annotated snapshot it receives is
+    sent to the engine and produces another one, tens of thousands a minute.
+    """
+    base, homeassistant = root["mqtt"]["base_topic"], root["homeassistant"]
+    prefix = homeassistant["discovery_prefix"] if homeassistant["enabled"] else None
+    own = {
+        mine: (describe_own_filter(mine, base), _key_moving(mine, base))
+        for mine in own_filters(base, prefix)
+    }
+    errors: list[vol.Invalid] = []
+    for index, camera in enumerate(root["cameras"]):
+        hint = "subscribe to the snapshots alone, on a topic such as 'cameras/{camera}/snapshot'"
+        error = _own_output_error(camera["topic"], [subscription_of(camera["topic"])], own, hint)
+        if error:
+            error.prepend(["cameras", index, "topic"])
+            errors.append(error)
+    frigate = FrigateConfig(**root["frigate"])
+    hint = "set frigate.topic_prefix to the prefix Frigate publishes under ('frigate' by default)"
+    error = _own_output_error(frigate.topic_prefix, frigate.subscriptions(), own, hint)
+    if error:
+        error.prepend(["frigate", "topic_prefix"])
+        errors.append(error)
+    return errors
+
+
+def _key_moving(own_filter: str, base_topic: str) -> str:
+    """Name the key that moves one of the bridge's own filters elsewhere (part of the fix)."""
+    return (
+        "mqtt.base_topic" if own_filter == f"{base_topic}/#" else "homeassistant.discovery_prefix"
+    )
+
+
+def _own_output_error(
+    value: str, subscriptions: Sequence[str], own: dict[str, tuple[str, str]], hint: str
+) -> InvalidValue | None:
+    """Return the error for a source whose `subscriptions` reach `own` filters, or None.
+
+    `own` maps each of the bridge's filters to what it holds and the key that moves it.
+    """
+    reached = [own[mine] for mine in own if any(overlaps(sub, [mine]) for sub in subscriptions)]
+    if not reached:
+        return None
+    what = " and ".join(description for description, _key in reached)
+    change = " or ".join(key for _description, key in reached)
+    return InvalidValue(
+        "a topic outside the bridge's own output",
+        f"{describe(value)}, which matches {what}",
+        f"{hint}; or change {change}",
+    )
 
 
 _API = section(
@@ -451,7 +510,8 @@ _CAMERA = Section(
         required(
             "topic",
             "MQTT topic filter of its snapshots; wildcards `+` and `#` allowed; a `{camera}` "
-            "level names the camera from the topic.",
+            "level names the camera from the topic. It must not reach the bridge's own topics "
+            "(under `mqtt.base_topic` and `homeassistant.discovery_prefix`).",
             TopicFilter(),
         ),
         option(
