@@ -41,6 +41,7 @@ __all__ = [  # Incoming lives in messages.py (no paho there); it stays importabl
     "apply_credentials",
     "default_client_id",
     "describe_connect_error",
+    "log_paho",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -144,6 +145,23 @@ def apply_credentials(client: mqtt.Client, settings: MqttSettings) -> None:
         client.tls_insecure_set(settings.tls_insecure)
 
 
+_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
+
+
+def log_paho(_client: mqtt.Client, _userdata: Any, level: int, text: str) -> None:
+    """Log paho's own lines at DEBUG, except an exception it caught in one of our callbacks.
+
+    paho reports at ERROR what the bridge already says once, in words a user can act on, per
+    state change ("Lost the MQTT broker ...", "Cannot connect ..."): e.g. "Client is not
+    connected. Socket: None" on every loop turn while the broker is down, or "failed to receive
+    on socket" when it goes away. Our callbacks never raise; if one did, that is a bug to see.
+    """
+    if level == mqtt.MQTT_LOG_ERR and text.startswith("Caught exception"):
+        _PAHO_LOGGER.error("%s", text)
+    else:
+        _PAHO_LOGGER.debug("%s", text)
+
+
 def default_client_id(base_topic: str) -> str:
     """Return a client id that is stable across restarts (persistent sessions need that)."""
     host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
@@ -188,9 +206,9 @@ class MqttConnection:
             clean_session=None if v5 else not s.keeps_session,
         )
         client.suppress_exceptions = True  # an escaped exception must never kill the loop
-        # paho's own packet log (types, flags, topics and sizes; never payloads or passwords)
-        # shows at DEBUG under econnect_bridge.mqtt.paho.
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        # paho's own log (packet types, flags, topics and sizes; never payloads or passwords)
+        # shows at DEBUG under econnect_bridge.mqtt.paho; see `log_paho`.
+        client.on_log = log_paho
         apply_credentials(client, s)
         client.will_set(self._availability, OFFLINE, qos=1, retain=True)
         client.max_queued_messages_set(s.max_queued_messages)
