@@ -2,24 +2,30 @@
 
 Sightings switch a sensor on and it stays on for the presence time after the last sighting,
 so a person standing at the door keeps it on without flapping between snapshots.
+
+The sighting and tag sensors restore themselves after a reload or restart (`RestoreEntity`):
+one that was on stays on until the presence time after its last sighting has passed, and
+turns off at once if that time passed while Home Assistant was stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Self
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import STATE_ON
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, State, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from econnect_identities import DetectedFace, RecognitionResult, entities, naming
@@ -90,11 +96,93 @@ async def async_setup_entry(
     async_add_entities(added)
 
 
-class _AutoOff(BinarySensorEntity):
-    """Base: `_async_seen` turns the sensor on and schedules it off after the presence time."""
+def _parse_utc(value: Any) -> datetime | None:
+    """Return an ISO time as an aware UTC datetime (naive ones are taken as UTC), else None."""
+    parsed = dt_util.parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=dt_util.UTC) if parsed.tzinfo is None else dt_util.as_utc(parsed)
+
+
+@dataclass
+class PresenceStoredData(ExtraStoredData):
+    """What a presence sensor needs to pick up where it was: on or off, when last seen, details.
+
+    The last sighting is stored because the state's `last_changed` is the time it turned on:
+    later sightings extend the window without changing the state.
+    """
+
+    is_on: bool
+    last_seen: datetime | None
+    attributes: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the data as JSON-ready values."""
+        return {
+            "is_on": self.is_on,
+            "last_seen": None if self.last_seen is None else self.last_seen.isoformat(),
+            "attributes": self.attributes,
+        }
+
+    @classmethod
+    def from_dict(cls, restored: dict[str, Any]) -> Self | None:
+        """Read what `as_dict` stored; None when it is not there or malformed."""
+        is_on, last_seen = restored.get("is_on"), restored.get("last_seen")
+        if not isinstance(is_on, bool):
+            return None
+        attributes = restored.get("attributes")
+        return cls(
+            is_on, _parse_utc(last_seen), attributes if isinstance(attributes, dict) else None
+        )
+
+
+class _AutoOff(BinarySensorEntity, RestoreEntity):
+    """Base: `_async_seen` turns the sensor on and schedules it off after the presence time.
+
+    After a reload or restart the previous run's state is reconciled with the presence time
+    from the last sighting (stored with the state).
+    """
 
     _presence_time: float
     _cancel_off: CALLBACK_TYPE | None = None
+    _last_seen: datetime | None = None
+    _kept_attributes: tuple[str, ...] = ()  # the attribute names restored with the state
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the state of the previous run, then listen."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is None:
+            return
+        extra = await self.async_get_last_extra_data()
+        stored = None if extra is None else PresenceStoredData.from_dict(extra.as_dict())
+        if stored is None:
+            stored = self._stored_from_state(last)
+        names = self._kept_attributes
+        if names and stored.attributes and all(key in stored.attributes for key in names):
+            self._attr_extra_state_attributes = {key: stored.attributes[key] for key in names}
+        self._last_seen = stored.last_seen
+        if not stored.is_on or stored.last_seen is None:
+            return
+        off_at = stored.last_seen + timedelta(seconds=self._presence_time)
+        if off_at <= dt_util.utcnow():
+            return  # the presence time ran out while the entity was gone: off at once
+        self._attr_is_on = True
+        self._cancel_off = async_track_point_in_utc_time(self.hass, self._async_off, off_at)
+
+    def _stored_from_state(self, last: State) -> PresenceStoredData:
+        """Rebuild the data from a state alone: the `last_seen` attribute, else `last_changed`."""
+        attributes = dict(last.attributes)
+        last_seen = _parse_utc(attributes.get("last_seen"))
+        return PresenceStoredData(
+            last.state == STATE_ON, last_seen or last.last_changed, attributes
+        )
+
+    @property
+    def extra_restore_state_data(self) -> PresenceStoredData:
+        """Store whether it is on, the last sighting and the attributes shown."""
+        shown = self.extra_state_attributes if self._kept_attributes else None
+        attributes = None if shown is None else dict(shown)
+        return PresenceStoredData(bool(self.is_on), self._last_seen, attributes)
 
     async def async_will_remove_from_hass(self) -> None:
         """Cancel a pending switch-off."""
@@ -104,6 +192,7 @@ class _AutoOff(BinarySensorEntity):
     @callback
     def _async_seen(self) -> None:
         self._async_cancel_off()
+        self._last_seen = dt_util.utcnow()
         self._attr_is_on = True
         self._cancel_off = async_call_later(self.hass, self._presence_time, self._async_off)
 
@@ -149,6 +238,7 @@ class EconnectTagPresenceSensor(EconnectEntity, _AutoOff):
     """Someone carrying a tag (e.g. VIP) was seen on any camera within the presence time."""
 
     _attr_is_on = False
+    _kept_attributes = entities.TAG_PRESENT.attributes
 
     def __init__(
         self,
