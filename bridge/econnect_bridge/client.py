@@ -6,13 +6,17 @@ lock around the token flow makes one renewal serve every thread that needed it.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -24,7 +28,10 @@ from econnect_identities.errors import (
     EconnectConnectionError,
     EconnectProtocolError,
     EconnectTimeoutError,
-    tls_error,
+    looks_like_tls,
+    refuses_plain_http,
+    scheme_error,
+    ssl_failure,
 )
 from econnect_identities.flows import NeedToken, Operation, Step, drive, operation_flow, token_flow
 from econnect_identities.models import Person, PublishOptions, RecognitionResult, Tag
@@ -178,15 +185,98 @@ class EconnectClient:
                 stream=True,
             ) as response:
                 body = _read_bounded(response, deadline=time.monotonic() + sum(self._timeout))
-                return HttpResponse(response.status_code, body, dict(response.headers))
+                status = response.status_code
         except requests.exceptions.SSLError as err:
-            raise tls_error(_short(err)) from err
+            raise ssl_failure(_short(err), self.base_url) from err
         except requests.exceptions.Timeout as err:
             msg = f"The engine at {self.base_url} did not answer within {self._timeout[1]:g} s"
             raise EconnectTimeoutError(msg) from err
         except requests.exceptions.RequestException as err:
+            evidence = self._https_evidence(err)
+            if evidence:
+                raise scheme_error(self.base_url, "https", f"{evidence}: {_short(err)}") from err
             msg = f"Cannot reach the engine at {self.base_url}: {_short(err)}"
             raise EconnectConnectionError(msg) from err
+        if self._is_plain_http and refuses_plain_http(status, body):
+            detail = f"HTTP {status}: the server refused a plain HTTP request"
+            raise scheme_error(self.base_url, "https", detail)
+        return HttpResponse(status, body, dict(response.headers))
+
+    @property
+    def _is_plain_http(self) -> bool:
+        return self.base_url.lower().startswith("http://")
+
+    def _https_evidence(self, err: Exception) -> str:
+        """Say why an http:// call failed because the engine speaks only TLS there, or "".
+
+        A reply that is a TLS record settles it. A connection made and then dropped (what
+        most TLS servers do with a plain HTTP request) is checked with one TLS handshake; a
+        refused or unreachable engine is not probed, nor one behind a proxy.
+        """
+        if not self._is_plain_http:
+            return ""
+        if _tls_reply(err):
+            return "the plain HTTP request was answered with a TLS record"
+        if self._session.proxies or not _dropped(err):
+            return ""
+        if speaks_tls(self.base_url, self._timeout[0]):
+            return "the plain HTTP request was dropped, and a TLS handshake succeeded"
+        return ""
+
+
+def speaks_tls(base_url: str, timeout: float) -> bool:
+    """Return whether the server at `base_url`'s host and port completes a TLS handshake.
+
+    Only a question about the protocol: nothing is sent after the handshake, so the
+    certificate is not verified here (the real calls verify it as configured).
+    """
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "", parts.port or 80
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """The error and what it wraps: requests and urllib3 nest the cause a few levels deep."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [err]
+    while pending and len(found) < 12:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+    return found
+
+
+def _dropped(err: BaseException) -> bool:
+    """Whether the server accepted the connection, then closed or reset it without an answer."""
+    kinds = (
+        urllib3.exceptions.ProtocolError,
+        ConnectionResetError,
+        ConnectionAbortedError,
+        http.client.BadStatusLine,
+    )
+    return any(isinstance(cause, kinds) for cause in _causes(err))
+
+
+def _tls_reply(err: BaseException) -> bool:
+    """Whether the "status line" the server sent was a TLS record (an alert, typically)."""
+    return any(
+        isinstance(cause, http.client.BadStatusLine)
+        and bool(cause.args)
+        and looks_like_tls(str(cause.args[0]).encode("latin-1", "replace"))
+        for cause in _causes(err)
+    )
 
 
 def _read_bounded(response: requests.Response, *, deadline: float) -> bytes:

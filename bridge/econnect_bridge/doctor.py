@@ -41,6 +41,7 @@ from econnect_identities.errors import (
     EconnectConnectionError,
     EconnectError,
     EconnectPermissionError,
+    EconnectSchemeError,
     EconnectStrictTLSError,
     EconnectTLSError,
     strict_tls_advice,
@@ -370,6 +371,8 @@ def _engine_fix(err: EconnectError) -> str:
             "message names with the extensions strict verification requires, as "
             f"{STRICT_TLS_DOCS} shows (api.verify_ssl: false is not the fix)"
         )
+    if isinstance(err, EconnectSchemeError):
+        return err.advice
     if isinstance(err, EconnectTLSError):
         return "set api.ca_file to the CA that signed the engine's certificate"
     if isinstance(err, EconnectConnectionError):

@@ -105,6 +105,7 @@ class BridgeMetrics:
     mqtt_dropped: int = 0  # outgoing messages paho's full queue refused
     sessions_lost: int = 0  # reconnections where the broker had forgotten our session
     broker_connected: bool = False
+    api_signed_in: bool = False  # the engine accepted the credentials (api_reachable: it answered)
     queue_pending: int = 0
     in_flight: int = 0
     latency: HistogramSnapshot = field(default_factory=HistogramSnapshot)
@@ -152,7 +153,9 @@ SERIES: Final[tuple[Series, ...]] = (
     Series("broker_connected", "broker_connected", "broker_connected", "flag",
            "1 when connected and subscribed to the broker."),
     Series("api_reachable", "api_reachable", "engine_reachable", "flag",
-           "1 when the engine answered the last call."),
+           "1 when the engine answered the last call, even to refuse it."),
+    Series("api_signed_in", "api_signed_in", "engine_signed_in", "flag",
+           "1 when the engine accepted the bridge's credentials."),
     Series("received", "received", "snapshots_received_total", "counter",
            "Snapshots received from MQTT."),
     Series("processed", "processed", "snapshots_processed_total", "counter",

@@ -7,11 +7,14 @@ one. Only this file imports aiohttp; importing `econnect_identities` does not pu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -20,7 +23,9 @@ from econnect_identities.errors import (
     EconnectConnectionError,
     EconnectProtocolError,
     EconnectTimeoutError,
-    tls_error,
+    refuses_plain_http,
+    scheme_error,
+    ssl_failure,
 )
 from econnect_identities.flows import (
     NeedToken,
@@ -172,17 +177,100 @@ class AsyncEconnectClient:
                 ssl=self._ssl,
             ) as response:
                 body = await _read_bounded(response)
-                return HttpResponse(response.status, body, dict(response.headers))
+                status, headers = response.status, dict(response.headers)
         except aiohttp.ClientConnectorCertificateError as err:
-            raise tls_error(str(err.certificate_error)) from err
+            raise ssl_failure(str(err.certificate_error), self.base_url) from err
         except aiohttp.ClientSSLError as err:
-            raise tls_error(str(err)) from err
+            raise ssl_failure(str(err), self.base_url) from err
         except TimeoutError as err:
             msg = f"The engine at {self.base_url} did not answer in time"
             raise EconnectTimeoutError(msg) from err
         except aiohttp.ClientError as err:
+            evidence = await self._https_evidence(err)
+            if evidence:
+                detail = f"{evidence}: {_one_line(err)}"
+                raise scheme_error(self.base_url, "https", detail) from err
             msg = f"Cannot reach the engine at {self.base_url}: {err}"
             raise EconnectConnectionError(msg) from err
+        if self._is_plain_http and refuses_plain_http(status, body):
+            detail = f"HTTP {status}: the server refused a plain HTTP request"
+            raise scheme_error(self.base_url, "https", detail)
+        return HttpResponse(status, body, headers)
+
+    @property
+    def _is_plain_http(self) -> bool:
+        return self.base_url.lower().startswith("http://")
+
+    async def _https_evidence(self, err: aiohttp.ClientError) -> str:
+        """Say why an http:// call failed because the engine speaks only TLS there, or "".
+
+        A reply that is a TLS record settles it. A connection made and then dropped (what
+        most TLS servers do with a plain HTTP request) is checked with one TLS handshake; a
+        refused or unreachable engine is not probed.
+        """
+        if not self._is_plain_http:
+            return ""
+        if _tls_reply(err):
+            return "the plain HTTP request was answered with a TLS record"
+        if not _dropped(err):
+            return ""
+        if await speaks_tls(self.base_url, self._timeout.sock_connect or 5.0):
+            return "the plain HTTP request was dropped, and a TLS handshake succeeded"
+        return ""
+
+
+async def speaks_tls(base_url: str, timeout: float) -> bool:
+    """Return whether the server at `base_url`'s host and port completes a TLS handshake.
+
+    Only a question about the protocol: nothing is sent after the handshake, so the
+    certificate is not verified here (the real calls verify it as configured). The context
+    is built without reading any file, so this does not block the event loop.
+    """
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "", parts.port or 80
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host), timeout
+        )
+    except (OSError, TimeoutError, ValueError):  # ssl.SSLError is an OSError
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):  # the server may reset a connection that sent nothing
+        await writer.wait_closed()
+    return True
+
+
+def _dropped(err: aiohttp.ClientError) -> bool:
+    """Whether the server accepted the connection, then closed or reset it without an answer."""
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return True
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return False  # refused, unreachable, no such host: nothing answered
+    return isinstance(err, aiohttp.ClientOSError) and err.errno in (
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+    )
+
+
+#: How aiohttp's parser quotes the first bytes of a TLS record where a status line should be.
+_TLS_RECORD_REPRS: Final = (r"b'\x15\x03", r"b'\x16\x03")
+
+
+def _tls_reply(err: aiohttp.ClientError) -> bool:
+    """Whether the "status line" the server sent was a TLS record (an alert, typically)."""
+    if not isinstance(err, aiohttp.ClientResponseError):
+        return False
+    return any(quoted in str(err.message) for quoted in _TLS_RECORD_REPRS)
+
+
+def _one_line(err: Exception) -> str:
+    """The first line of an error's text (aiohttp's parser errors span several)."""
+    text = str(err)
+    return text.splitlines()[0][:300] if text.strip() else type(err).__name__
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:

@@ -4,6 +4,7 @@
 EconnectError
 ├── EconnectConnectionError          cannot reach the engine
 │   ├── EconnectTimeoutError         connect or read timeout
+│   ├── EconnectSchemeError          http:// for an HTTPS engine or the reverse (says which)
 │   └── EconnectTLSError             certificate not trusted (says how to set ca_file)
 │       └── EconnectStrictTLSError   CA trusted, but strict checks refuse (says what to re-issue)
 └── EconnectResponseError            the engine answered, but not with success (.status)
@@ -20,7 +21,8 @@ Messages never contain a password, a token or image bytes.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 FACE_PUBLISHING = "Face Publishing"
 
@@ -46,6 +48,21 @@ class EconnectTimeoutError(EconnectConnectionError):
     """The engine did not answer within the configured timeout."""
 
     code = "engine_timeout"
+
+
+class EconnectSchemeError(EconnectConnectionError):
+    """The engine URL names the wrong scheme: https:// for a plain-HTTP engine or the reverse.
+
+    Its own class because neither the CA file nor the network is the problem: the URL is.
+    The code stays `engine_unreachable`, so error events and translations keep their codes.
+    """
+
+    def __init__(self, message: str, *, suggested_url: str, advice: str) -> None:
+        super().__init__(message)
+        #: The engine URL with the scheme the engine really speaks.
+        self.suggested_url = suggested_url
+        #: What to change, in one sentence (the doctor prints it as the fix).
+        self.advice = advice
 
 
 class EconnectTLSError(EconnectConnectionError):
@@ -205,8 +222,8 @@ def strict_tls_advice(text: str) -> str | None:
 def tls_error(detail: str) -> EconnectTLSError:
     """Return the error for an engine certificate that failed verification, with its fix.
 
-    The one place both drivers turn an SSL failure into ours, so the requests and aiohttp
-    paths give the same advice.
+    Reached through `ssl_failure`, the one place both drivers turn an SSL failure into
+    ours, so the requests and aiohttp paths give the same advice.
 
     Args:
         detail: The transport's description of the failure.
@@ -228,3 +245,99 @@ def tls_hint(detail: str) -> str:
         "self-signed certificate, set api.ca_file to the CA's PEM file; set api.verify_ssl: false "
         "only if you accept that anyone on the network could impersonate the engine."
     )
+
+
+#: What OpenSSL says when the answer to its TLS handshake is not TLS at all, as when a plain
+#: HTTP server answers the ClientHello with "HTTP/1.1 400": OpenSSL 1.1 and 3.0 say "wrong
+#: version number", later releases "record layer failure" or "packet length too long",
+#: older ones "unknown protocol".
+PLAIN_HTTP_FAULTS: Final[tuple[str, ...]] = (
+    "wrong version number",
+    "wrong_version_number",
+    "record layer failure",
+    "record_layer_failure",
+    "packet length too long",
+    "packet_length_too_long",
+    "unknown protocol",
+)
+
+#: What HTTPS servers answer (with 400) to a plain HTTP request sent to their TLS port:
+#: nginx, Apache, Go's net/http, and the shorter wording other servers use.
+HTTPS_ONLY_REPLIES: Final[tuple[str, ...]] = (
+    "plain http request was sent to https port",
+    "speaking plain http to an ssl-enabled server port",
+    "client sent an http request to an https server",
+    "http request to an https server",
+)
+
+
+def answered_in_plain_http(text: str) -> bool:
+    """Return whether an SSL error's text says the other end answered in plain HTTP."""
+    lowered = text.lower()
+    return any(fault in lowered for fault in PLAIN_HTTP_FAULTS)
+
+
+def refuses_plain_http(status: int, body: bytes) -> bool:
+    """Return whether a reply is an HTTPS server refusing a plain HTTP request (400 + text)."""
+    if status != 400:
+        return False
+    lowered = body[:4096].decode("utf-8", "replace").lower()
+    return any(reply in lowered for reply in HTTPS_ONLY_REPLIES)
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Return whether bytes read as an HTTP reply are a TLS record (an alert or a handshake).
+
+    A TLS server that receives plain HTTP often answers with an alert record: content type
+    21 (or 22), then the protocol version 3.x.
+    """
+    return len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03
+
+
+def with_scheme(base_url: str, scheme: Literal["http", "https"]) -> str:
+    """Return `base_url` with another scheme; the host, port and path stay."""
+    parts = urlsplit(base_url)
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def scheme_advice(base_url: str, speaks: Literal["http", "https"]) -> str:
+    """Say which scheme the engine at `base_url` really speaks and which URL to use."""
+    better = with_scheme(base_url, speaks)
+    if speaks == "http":
+        return (
+            f"the engine speaks plain HTTP at this address: use {better} instead of "
+            f"{base_url} (the engine URL, api.url). No certificate is involved, so a CA file "
+            "or api.verify_ssl changes nothing"
+        )
+    return (
+        f"the engine speaks HTTPS at this address: use {better} instead of {base_url} "
+        "(the engine URL, api.url); with a private CA, also set api.ca_file"
+    )
+
+
+def scheme_error(
+    base_url: str, speaks: Literal["http", "https"], detail: str
+) -> EconnectSchemeError:
+    """Return the error for an engine URL with the wrong scheme, naming the right URL."""
+    advice = scheme_advice(base_url, speaks)
+    message = f"Cannot talk to the engine at {base_url}: {advice}. ({detail})"
+    return EconnectSchemeError(message, suggested_url=with_scheme(base_url, speaks), advice=advice)
+
+
+def ssl_failure(detail: str, base_url: str) -> EconnectConnectionError:
+    """Return the error for any SSL failure of a call to `base_url`, with its fix.
+
+    The one place both drivers turn an SSL failure into ours. A handshake that a plain HTTP
+    server answered is a wrong scheme, not a certificate problem: advice to set the CA file
+    would change nothing. Everything else goes to `tls_error`.
+
+    Args:
+        detail: The transport's description of the failure.
+        base_url: The engine URL the call used.
+
+    Returns:
+        An `EconnectSchemeError` naming the http:// URL, or what `tls_error` returns.
+    """
+    if base_url.lower().startswith("https://") and answered_in_plain_http(detail):
+        return scheme_error(base_url, "http", detail)
+    return tls_error(detail)
