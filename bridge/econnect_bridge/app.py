@@ -24,6 +24,7 @@ from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
 from econnect_bridge.messages import Incoming
 from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
+from econnect_bridge.own_output import own_output_filters
 from econnect_bridge.pipeline import Pipeline
 from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
 from econnect_bridge.roster import read_roster
@@ -214,6 +215,8 @@ class BridgeApp:
             spool=open_spool(config),
             spool_responses=config.spool.responses,
             dedupe_window=config.mqtt.dedupe_window,
+            gate=self.mqtt,
+            own_output=own_output_filters(config),
         )
 
     def start(self) -> None:

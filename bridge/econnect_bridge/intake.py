@@ -2,14 +2,16 @@
 
 Runs on paho's thread, which also reads the socket: while it works, nothing else is read, and a
 broker drops what it cannot queue for a slow reader. So this stage only does what costs no
-more than a comparison: skip retained messages (when `mqtt.skip_retained`), note the size of a
-payload above its source's limit (and let go of its bytes), and put the message in the
-`Inbox`. Parsing, base64, fingerprints for redelivery and error events belong to the decode
-stage (`decode.py`), on its own thread.
+more than a comparison: skip messages on the bridge's own output topics (a second guard: the
+configuration refuses sources that can receive them) and retained messages (when
+`mqtt.skip_retained`), note the size of a payload above its source's limit (and let go of its
+bytes), and put the message in the `Inbox`. Parsing, base64, fingerprints for redelivery and
+error events belong to the decode stage (`decode.py`), on its own thread.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -17,8 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from econnect_bridge.messages import Incoming
+from econnect_bridge.own_output import is_own_output
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import Source
+
+_LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
 
 #: The inbox holds at most this many messages...
 INBOX_MESSAGES = 1024
@@ -113,8 +118,11 @@ class Intake:
         inbox: Inbox,
         reporter: Reporter,
         skip_retained: bool = True,
+        own_output: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._own_output = own_output
+        self._warned_own_output = False
         self._inbox = inbox
         self._reporter = reporter
         self._skip_retained = skip_retained
@@ -122,6 +130,9 @@ class Intake:
 
     def on_message(self, source: Source, message: Incoming) -> None:
         """Queue a message for decoding; never blocks, never raises."""
+        if self._own_output and is_own_output(message.topic, self._own_output):
+            self._skip_own_output(message.topic)
+            return
         if message.retain and self._skip_retained:
             self._reporter.count("skipped_retained")
             return
@@ -133,3 +144,15 @@ class Intake:
         dropped = self._inbox.put(Arrival(source, message, self._clock(), oversize))
         if dropped:
             self._reporter.count("dropped", dropped)
+
+    def _skip_own_output(self, topic: str) -> None:
+        """Count a message the bridge itself published; say so once, at WARNING."""
+        self._reporter.count("skipped_own_output")
+        if not self._warned_own_output:
+            self._warned_own_output = True
+            _LOGGER.warning(
+                "Ignoring %s and every other message on the bridge's own topics (%s): a source "
+                "subscription reaches them; counted as skipped_own_output",
+                topic,
+                ", ".join(self._own_output),
+            )

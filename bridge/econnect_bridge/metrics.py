@@ -95,6 +95,7 @@ class BridgeMetrics:
     last_error: str | None = None
     received: int = 0
     skipped_retained: int = 0
+    skipped_own_output: int = 0  # messages on the bridge's own topics, never processed
     redeliveries_skipped: int = 0  # QoS 1 duplicates (DUP flag) already received
     engine_failures: int = 0  # failed engine calls, retries included
     retries: int = 0  # engine calls repeated after a transient failure
@@ -164,6 +165,8 @@ SERIES: Final[tuple[Series, ...]] = (
            "Snapshots replaced by a newer one before sending."),
     Series("skipped_retained", "skipped_retained", "snapshots_skipped_retained_total", "counter",
            "Retained snapshots ignored."),
+    Series("skipped_own_output", "skipped_own_output", "snapshots_skipped_own_output_total",
+           "counter", "Messages on the bridge's own output topics, ignored."),
     Series("errors", "errors", "errors_total", "counter",
            "Snapshots that could not be processed."),
     Series("queue_pending", "queue_pending", "queue_pending", "gauge",

@@ -51,6 +51,10 @@ OFFLINE = "offline"
 SESSION_EXPIRY = 3600
 #: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
 MAX_INFLIGHT = 100
+#: While connected, the workers wait before their next snapshot when this many outgoing
+#: messages are not yet published (written for QoS 0, acknowledged for QoS 1): back pressure
+#: that keeps memory bounded and never drops a result.
+BACKLOG_HIGH_WATER = 2 * MAX_INFLIGHT
 
 
 MessageHandler = Callable[[Incoming], None]
@@ -194,6 +198,13 @@ class MqttConnection:
         self.sessions_lost = 0  # reconnections where the broker had forgotten our session
         self.last_connect_error: str | None = None
         self._stopping = False
+        # mid → QoS of each message handed to paho and not yet published (written for QoS 0,
+        # acknowledged for QoS 1); mids paho reported before `publish` could record them.
+        self._pending: dict[int, int] = {}
+        self._published_early: set[int] = set()
+        self._backlog_lock = threading.Lock()
+        self._backlog_room = threading.Condition(self._backlog_lock)
+        self._dropped_while_away = 0
         self._client = self._make_client(client_id)
 
     def _make_client(self, client_id: str) -> mqtt.Client:
@@ -211,7 +222,9 @@ class MqttConnection:
         client.on_log = log_paho
         apply_credentials(client, s)
         client.will_set(self._availability, OFFLINE, qos=1, retain=True)
-        client.max_queued_messages_set(s.max_queued_messages)
+        # Unbounded in paho: the bridge bounds the backlog itself (see `publish`), so that a
+        # connected broker never costs a message, and a disconnected one costs counted ones.
+        client.max_queued_messages_set(0)
         # QoS 1 messages awaiting PUBACK; paho's 20 throttles a burst of events on loopback.
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -219,6 +232,7 @@ class MqttConnection:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_subscribe = self._handle_subscribe
+        client.on_publish = self._handle_publish
         client.on_connect_fail = self._handle_connect_fail
         return client
 
@@ -256,22 +270,65 @@ class MqttConnection:
     def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
     ) -> bool:
-        """Queue a message for the broker; paho keeps QoS>0 messages across reconnects."""
-        info = self._client.publish(
-            topic, payload, qos=self._settings.qos if qos is None else qos, retain=retain
-        )
-        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            self.queued_while_disconnected += 1  # kept (bounded) and sent after reconnect
-            return True
-        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            return True
+        """Queue a message for the broker; paho keeps it across reconnects until published.
+
+        While the broker is connected every message is taken (the workers' back pressure,
+        `wait_for_room`, bounds the backlog). While it is away, at most
+        `mqtt.max_queued_messages` wait; a message beyond that is dropped and counted, and the
+        count is logged once the broker is back.
+        """
+        qos = self._settings.qos if qos is None else qos
+        with self._backlog_lock:
+            away = not self.connected.is_set()
+            if away and len(self._pending) >= self._settings.max_queued_messages:
+                self._drop_while_away()
+                return False
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
+            with self._backlog_lock:
+                self._drop_while_away()  # paho keeps no QoS 0 message for later
+            return False
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self.publish_failures += 1
+            _LOGGER.warning("Could not queue an MQTT message for %s: %s", topic, info.rc)
+            return False
+        with self._backlog_lock:
+            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                self.queued_while_disconnected += 1
+            if info.mid in self._published_early:  # paho's thread was quicker than us
+                self._published_early.discard(info.mid)
+            else:
+                self._pending[info.mid] = qos
+        return True
+
+    def _drop_while_away(self) -> None:
+        """Count a message dropped while the broker is away (the caller holds the lock)."""
         self.publish_failures += 1
-        _LOGGER.warning("MQTT outgoing queue full: dropped a message for %s", topic)
-        return False
+        self._dropped_while_away += 1
+
+    def backlog(self) -> int:
+        """Return how many queued messages are not yet published."""
+        with self._backlog_lock:
+            return len(self._pending)
+
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait while the connected broker is behind; return False if still behind at timeout.
+
+        Returns at once while disconnected: then the bound of `publish` applies, and results
+        made from snapshots already received still go out (or are counted) after reconnect.
+        """
+        with self._backlog_room:
+            return self._backlog_room.wait_for(self._has_room, timeout)
+
+    def _has_room(self) -> bool:
+        return (
+            len(self._pending) < BACKLOG_HIGH_WATER or not self.connected.is_set() or self._stopping
+        )
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish `offline` (retained), flush, and disconnect cleanly."""
         self._stopping = True
+        self._wake_waiters()
         if self.connected.is_set():
             info = self._client.publish(self._availability, OFFLINE, qos=1, retain=True)
             try:
@@ -325,6 +382,7 @@ class MqttConnection:
                     self.ready.set()
             self.connected.set()
             _LOGGER.info("Connected to MQTT broker %s:%s", self._settings.host, self._settings.port)
+            self._report_dropped_while_away()
             self._on_connection(True)
         except Exception:
             _LOGGER.exception("error while handling the MQTT connection")
@@ -363,11 +421,46 @@ class MqttConnection:
             was_connected = self.connected.is_set()
             self.connected.clear()
             self.ready.clear()
+            self._wake_waiters(forget_qos0=True)  # waiting workers go on: the bound applies now
             if was_connected and not self._stopping:
                 _LOGGER.warning("Disconnected from MQTT broker (%s); reconnecting", reason_code)
                 self._on_connection(False)
         except Exception:
             _LOGGER.exception("error while handling the MQTT disconnection")
+
+    def _handle_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        _reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        """A message was written (QoS 0) or acknowledged (QoS 1): one less in the backlog."""
+        with self._backlog_room:
+            if self._pending.pop(mid, None) is None:
+                self._published_early.add(mid)
+            if len(self._pending) < BACKLOG_HIGH_WATER:
+                self._backlog_room.notify_all()
+
+    def _wake_waiters(self, *, forget_qos0: bool = False) -> None:
+        """Wake waiting workers; after a disconnect, forget QoS 0 messages paho let go of."""
+        with self._backlog_room:
+            if forget_qos0:
+                self._pending = {mid: q for mid, q in self._pending.items() if q > 0}
+                self._published_early.clear()
+            self._backlog_room.notify_all()
+
+    def _report_dropped_while_away(self) -> None:
+        with self._backlog_lock:
+            dropped, self._dropped_while_away = self._dropped_while_away, 0
+        if dropped:
+            _LOGGER.warning(
+                "While the broker was away, %d outgoing message(s) were dropped: more than "
+                "mqtt.max_queued_messages (%d) waited. Raise it to keep more",
+                dropped,
+                self._settings.max_queued_messages,
+            )
 
     def _handle_subscribe(
         self,

@@ -32,7 +32,7 @@ from econnect_bridge.engine_stage import (
 from econnect_bridge.intake import Inbox, Intake
 from econnect_bridge.messages import Incoming, topic_matches
 from econnect_bridge.metrics import BridgeMetrics, LatencyHistogram
-from econnect_bridge.ports import Publisher, Recogniser
+from econnect_bridge.ports import OutgoingGate, Publisher, Recogniser
 from econnect_bridge.replay import Replayer
 from econnect_bridge.reporting import Health, Reporter, Sampler
 from econnect_bridge.retry import RetryPolicy
@@ -88,6 +88,8 @@ class Pipeline:
         spool: Spool | None = None,
         spool_responses: bool = False,
         dedupe_window: float = 0.0,
+        gate: OutgoingGate | None = None,
+        own_output: tuple[str, ...] = (),
     ) -> None:
         self._stopping = threading.Event()
         self.retry = retry or RetryPolicy()
@@ -98,7 +100,11 @@ class Pipeline:
         self._cameras = CameraDirectory(sources, on_new_camera)
         self.inbox = Inbox()
         self._intake = Intake(
-            inbox=self.inbox, reporter=self._reporter, skip_retained=skip_retained, clock=clock
+            inbox=self.inbox,
+            reporter=self._reporter,
+            skip_retained=skip_retained,
+            own_output=own_output,
+            clock=clock,
         )
         self._decoder = Decoder(
             inbox=self.inbox,
@@ -140,7 +146,7 @@ class Pipeline:
             cameras=self._cameras, engine=engine, delivery=self._delivery, replayer=self._replayer
         )
         self._pool = WorkerPool(
-            queue=self.queue, router=self._router, reporter=self._reporter, size=workers
+            queue=self.queue, router=self._router, reporter=self._reporter, size=workers, gate=gate
         )
         self._replay_thread: threading.Thread | None = None
 

@@ -44,3 +44,18 @@ class Publisher(Protocol):
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
     ) -> bool:
         """Queue a message; return False when it could not be queued."""
+
+
+class OutgoingGate(Protocol):
+    """Back pressure from the outgoing path (what `MqttConnection.wait_for_room` offers)."""
+
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait while the outgoing path is behind; return False if it still is at timeout."""
+
+
+class AlwaysRoom:
+    """The gate of a publisher that is never behind (tests, in-memory publishers)."""
+
+    def wait_for_room(self, timeout: float) -> bool:
+        """Never wait."""
+        return True

@@ -138,6 +138,11 @@ class SnapshotQueue:
             self._waiting.clear()
             return taken
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called (workers stop taking)."""
+        return self._closed
+
     def close(self) -> None:
         """Wake every waiting worker; `take()` returns None from now on."""
         with self._cond:

@@ -15,6 +15,7 @@ import time
 from econnect_bridge.cameras import CameraDirectory
 from econnect_bridge.delivery import Delivery
 from econnect_bridge.engine_stage import CircuitOpenError, EngineCaller, ShuttingDownError
+from econnect_bridge.ports import AlwaysRoom, OutgoingGate
 from econnect_bridge.replay import Replayer, spoolable
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import Snapshot
@@ -22,6 +23,8 @@ from econnect_bridge.throttle import SnapshotQueue
 from econnect_identities.errors import EconnectError
 
 _LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
+#: How often (s) a worker waiting for room on the outgoing path checks for shutdown.
+GATE_TURN = 0.5
 
 
 class Router:
@@ -61,11 +64,23 @@ class Router:
 
 
 class WorkerPool:
-    """A fixed pool of threads taking snapshots from the queue until it closes."""
+    """A fixed pool of threads taking snapshots from the queue until it closes.
+
+    A worker takes its next snapshot only when the outgoing path has room (`gate`): while the
+    broker is behind, snapshots wait in the latest-wins queue, where a newer one supersedes an
+    older one (counted), instead of results piling up in the outgoing queue.
+    """
 
     def __init__(
-        self, *, queue: SnapshotQueue, router: Router, reporter: Reporter, size: int
+        self,
+        *,
+        queue: SnapshotQueue,
+        router: Router,
+        reporter: Reporter,
+        size: int,
+        gate: OutgoingGate | None = None,
     ) -> None:
+        self._gate = gate or AlwaysRoom()
         self._queue = queue
         self._router = router
         self._reporter = reporter
@@ -90,7 +105,7 @@ class WorkerPool:
         return sum(1 for thread in self._threads if thread.is_alive())
 
     def _work(self) -> None:
-        while (snapshot := self._queue.take()) is not None:
+        while (snapshot := self._next()) is not None:
             try:
                 self._router.process(snapshot)
             except Exception:
@@ -98,3 +113,10 @@ class WorkerPool:
                 self._reporter.error("internal_error", "unexpected error", snapshot.camera, None)
             finally:
                 self._queue.done(snapshot.camera)
+
+    def _next(self) -> Snapshot | None:
+        """Wait for room on the outgoing path, then for a snapshot; None once closed."""
+        while not self._gate.wait_for_room(GATE_TURN):
+            if self._queue.closed:
+                return None
+        return self._queue.take()

@@ -203,14 +203,14 @@ homeassistant:
         "rss_kib_after": rss_after,
         "rss_growth_kib": rss_after - rss_before,
         "bridge_alive_after": alive,
-        "bridge_outgoing_queue_overflows": log.read_text().count("outgoing queue full"),
+        "bridge_outgoing_dropped": final["mqtt_dropped"],
         "exit_code_on_sigterm": code,
     }
     figures.update(figure)
     assert alive
     assert code == 0
     assert figure["unaccounted"] == 0, figure
-    assert figure["bridge_outgoing_queue_overflows"] == 0
+    assert figure["bridge_outgoing_dropped"] == 0
     assert sum(error_codes.values()) == errors
     assert len(events) == processed
     assert error_codes["too_large"] >= 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from econnect_bridge.cameras import CameraDirectory
 from econnect_bridge.config import load_config
@@ -13,6 +16,7 @@ from econnect_bridge.decode import Decoder
 from econnect_bridge.dedupe import RedeliveryFilter
 from econnect_bridge.intake import Arrival, Inbox, Intake
 from econnect_bridge.messages import Incoming
+from econnect_bridge.own_output import own_filters
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import PayloadFormat, Source, sources_from_config
 from econnect_bridge.states import Topics
@@ -168,3 +172,23 @@ def test_dropped_arrivals_are_counted(tmp_path: Path) -> None:
         intake.on_message(source, Incoming("cams/a", JPEG, qos=1))
     assert reporter.health.dropped == 2
     assert PayloadFormat().max_bytes > 1000  # the default limit is not the test's
+
+
+def test_messages_on_the_bridges_own_topics_are_skipped_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = Publisher()
+    reporter = Reporter(publisher, Topics("econnect"), retain_state=True)
+    source = _source(tmp_path)
+    inbox = Inbox()
+    own = own_filters("econnect", "homeassistant")
+    intake = Intake(inbox=inbox, reporter=reporter, own_output=own)
+    with caplog.at_level(logging.WARNING, logger="econnect_bridge.pipeline"):
+        for topic in ("econnect/errors", "homeassistant/sensor/econnect/x/config", "cams/a"):
+            intake.on_message(source, Incoming(topic, JPEG, qos=1))
+        intake.on_message(source, Incoming("econnect/events", JPEG, qos=1))
+    assert reporter.health.skipped_own_output == 3
+    assert [a.message.topic for a in inbox.drain()] == ["cams/a"]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "econnect/errors" in warnings[0]

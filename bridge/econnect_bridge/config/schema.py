@@ -366,7 +366,9 @@ _MQTT = section(
         option(
             "max_queued_messages",
             1000,
-            "Most outgoing messages kept while the broker is unreachable; older ones are dropped.",
+            "Most outgoing messages kept while the broker is unreachable; newer ones are then "
+            "dropped, counted (mqtt_dropped) and logged once it is back. While connected "
+            "nothing is dropped: workers wait for the broker before taking more snapshots.",
             Integer(1, 1_000_000),
         ),
         option(
