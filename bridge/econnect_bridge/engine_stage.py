@@ -2,7 +2,9 @@
 
 A transient failure (unreachable, timeout, 5xx) is retried after a jittered delay; after
 `circuit_threshold` failures in a row the circuit opens and snapshots are refused without
-calling the engine, so a dead engine is probed rarely, not hammered. Every call's outcome
+calling the engine (each refusal is still reported), so a dead engine is not hammered. The
+open circuit lets one snapshot through as a probe, about a second after opening and less
+often as the outage lasts, so a recovered engine is found quickly. Every call's outcome
 updates the health counters, the latency histogram and the engine's reachability.
 """
 
@@ -119,18 +121,29 @@ class EngineCaller:
         try:
             result = self._call_engine(snapshot, source)
         except EconnectError as err:
-            self.retry.circuit.record_failure(err)
-            self._reporter.count("engine_failures")
-            if is_transient(err):
-                self._reporter.set_reachable(False)
+            self._record_failure(err)
             return err, 0.0
+        except BaseException:
+            self.retry.circuit.release_probe()  # no verdict on the engine: free the probe
+            raise
+        return result, self._record_success(snapshot, time.perf_counter() - started)
+
+    def _record_failure(self, err: EconnectError) -> None:
+        """Count a failed call; a transient one also says the engine is unreachable."""
+        self.retry.circuit.record_failure(err)
+        self._reporter.count("engine_failures")
+        if is_transient(err):
+            self._reporter.set_reachable(False)
+
+    def _record_success(self, snapshot: Snapshot, seconds: float) -> float:
+        """Close the circuit, record the engine's reachability; return the latency in ms."""
         self.retry.circuit.record_success()
-        latency = (time.perf_counter() - started) * 1000
+        latency = seconds * 1000
         self._latency.observe(latency)
         _LOGGER.debug("%s: the engine answered in %.0f ms", snapshot.camera, latency)
         self._reporter.engine_answered(latency)
         self._reporter.set_reachable(True)
-        return result, latency
+        return latency
 
     def _check_circuit(self) -> None:
         """Raise `CircuitOpenError` when the circuit refuses a call now."""
@@ -139,9 +152,10 @@ class EngineCaller:
             return
         self._reporter.count("circuit_rejected")
         wait = circuit.retry_in()
+        when = f"in {wait:.1f} s" if wait > 0 else "as soon as the probe in flight ends"
         msg = (
-            f"The engine failed {circuit.threshold} times in a row; not calling it for "
-            f"{wait:.0f} s more (circuit open)"
+            f"The engine failed {circuit.threshold} times in a row; not calling it until "
+            f"the next probe, {when} (circuit open)"
         )
         raise CircuitOpenError(msg)
 

@@ -66,42 +66,54 @@ def test_retry_policy_never_retries_4xx_and_stops_after_retries() -> None:
     assert policy.should_retry(EconnectBadRequestError("no", status=400), 0) is None
 
 
-def test_circuit_opens_after_threshold_and_probes_once_after_reset() -> None:
+def _state(circuit: CircuitBreaker) -> CircuitState:
+    """Read the state through a call, so the type checker does not narrow it between reads."""
+    return circuit.state
+
+
+class NoJitter(random.Random):
+    """Always draws the longest pause, so the tests can name exact times."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_circuit_opens_after_threshold_and_probes_once_after_a_second() -> None:
     clock = FakeClock()
-    circuit = CircuitBreaker(threshold=3, reset_after=10, max_reset_after=40, clock=clock)
+    circuit = CircuitBreaker(threshold=3, reset_after=10, clock=clock, rng=NoJitter())
     down = EconnectConnectionError("refused")
     for _ in range(2):
         assert circuit.allow()
         circuit.record_failure(down)
-    assert circuit.state is CircuitState.CLOSED
+    assert _state(circuit) is CircuitState.CLOSED
     assert circuit.allow()
     circuit.record_failure(down)
-    assert circuit.state is CircuitState.OPEN
+    assert _state(circuit) is CircuitState.OPEN
     assert not circuit.allow()
     assert not circuit.allow()
     assert circuit.rejected == 2
-    assert circuit.retry_in() == pytest.approx(10)
-    clock.now += 10
-    assert circuit.state is CircuitState.HALF_OPEN
+    assert circuit.retry_in() == pytest.approx(1)
+    clock.now += 1
+    assert _state(circuit) is CircuitState.HALF_OPEN
     assert circuit.allow()  # the probe
     assert not circuit.allow()  # only one probe at a time
-    circuit.record_failure(down)  # probe failed: open again, for twice as long
-    assert circuit.state is CircuitState.OPEN
-    clock.now += 10
-    assert circuit.state is CircuitState.OPEN
-    clock.now += 10
+    circuit.record_failure(down)  # probe failed: open again
+    assert _state(circuit) is CircuitState.OPEN
+    clock.now += 0.5
+    assert _state(circuit) is CircuitState.OPEN
+    clock.now += 0.6
     assert circuit.allow()
     circuit.record_success()
-    assert circuit.state is CircuitState.CLOSED
+    assert _state(circuit) is CircuitState.CLOSED
     assert circuit.opened == 2
 
 
-def test_circuit_backoff_is_capped_and_reset_by_success() -> None:
+def test_circuit_pause_grows_with_the_outage_to_reset_after_and_success_resets_it() -> None:
     clock = FakeClock()
-    circuit = CircuitBreaker(threshold=1, reset_after=5, max_reset_after=12, clock=clock)
+    circuit = CircuitBreaker(threshold=1, reset_after=5, clock=clock, rng=NoJitter())
     circuit.record_failure(EconnectTimeoutError("slow"))
-    for expected in (10, 12, 12):
-        clock.now += 100
+    for outage, expected in ((100, 1 + 100 / 60), (200, 1 + 200 / 60), (400, 5), (4000, 5)):
+        clock.now = 1000.0 + outage
         assert circuit.allow()
         circuit.record_failure(EconnectTimeoutError("slow"))
         assert circuit.retry_in() == pytest.approx(expected)
@@ -109,7 +121,7 @@ def test_circuit_backoff_is_capped_and_reset_by_success() -> None:
     assert circuit.allow()
     circuit.record_success()
     circuit.record_failure(EconnectTimeoutError("slow"))
-    assert circuit.retry_in() == pytest.approx(5)
+    assert circuit.retry_in() == pytest.approx(1)
 
 
 def test_non_transient_failures_do_not_open_the_circuit() -> None:
