@@ -34,6 +34,8 @@ TESTS = [
     "tests/integration/test_reliability_shared.py",
     "tests/integration/test_security_e2e.py",
     "tests/integration/test_fuzz_snapshots.py",
+    "tests/integration/test_burst_accounting.py",
+    "tests/integration/test_engine_outage_recovery.py",
 ]
 
 #: How to read each test's figures (the figures themselves come from the run).

@@ -26,6 +26,8 @@ from econnect_bridge.messages import Incoming
 from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
 from econnect_bridge.own_output import own_output_filters
 from econnect_bridge.pipeline import Pipeline
+from econnect_bridge.recovery import recovery_filters
+from econnect_bridge.retained import RetainedStates
 from econnect_bridge.retry import Backoff, CircuitBreaker, RetryPolicy
 from econnect_bridge.roster import read_roster
 from econnect_bridge.sources import Source, sources_from_config
@@ -86,7 +88,6 @@ def retry_policy(config: BridgeConfig) -> RetryPolicy:
         circuit=CircuitBreaker(
             threshold=api.circuit_threshold,
             reset_after=api.circuit_reset,
-            max_reset_after=api.circuit_reset * 4,
         ),
     )
 
@@ -188,12 +189,20 @@ class BridgeApp:
             enabled=ha.enabled,
         )
         self._roster_expected = ha.enabled and ha.roster
+        self.retained = RetainedStates(recovery_filters(self.topics))
         self.control = ControlLoop(
             announcer=self.announcer,
             pipeline=self.pipeline,
             roster_expected=self._roster_expected,
+            restore=self._restore_states,
         )
         self.health_server: HealthServer | None = None
+
+    def _restore_states(self) -> None:
+        """Hand the previous run's retained states to the pipeline, then stop listening."""
+        self.pipeline.restore_states(self.retained.take())
+        for topic_filter in self.retained.filters:
+            self.mqtt.unsubscribe(topic_filter)
 
     def _report(self, kind: EventKind, camera: str = "") -> None:
         self.control.put(ControlEvent(kind, camera))
@@ -225,6 +234,8 @@ class BridgeApp:
             self.mqtt.subscribe(
                 source.subscription, partial(self._on_snapshot, source), shared=True
             )
+        for topic_filter in self.retained.filters:
+            self.mqtt.subscribe(topic_filter, self.retained.add, shared=False)
         ha = self.config.homeassistant
         if ha.enabled:
             self.mqtt.subscribe(ha.status_topic, self._on_ha_status, shared=False)

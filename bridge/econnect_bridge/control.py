@@ -1,8 +1,9 @@
 """The main thread's control loop: react to what the other threads report, on one thread.
 
 paho's thread, the workers and the sign-in thread never announce or publish health themselves:
-they put a `ControlEvent` on the loop's queue. The loop announces discovery a moment after the
-broker connects (once the retained configs and states came in) and at once when Home Assistant
+they put a `ControlEvent` on the loop's queue. A moment after the broker first connects (once
+the retained configs and states came in) the loop has the previous run's states restored, then
+announces discovery and at once when Home Assistant
 comes back online, adds the entities of a camera first seen at run time, applies the engine's
 roster, ticks presence timers, and publishes health on change and every `HEALTH_EVERY` seconds.
 Its clock is injected and `step()` does one turn, so tests drive it without sleeping.
@@ -67,7 +68,8 @@ class ControlLoop:
 
     `roster_expected` says whether a roster is on its way at start; the first announce waits
     up to `ROSTER_WAIT` for it, so that the clean-up of stale configs does not delete the
-    entities of people the roster is about to name.
+    entities of people the roster is about to name. `restore` is called once, at the end of
+    the first settle time, whether or not Home Assistant discovery is on.
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class ControlLoop:
         announcer: DiscoveryAnnouncer,
         pipeline: ControlledPipeline,
         roster_expected: bool = False,
+        restore: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._restore = restore
         self._announcer = announcer
         self._pipeline = pipeline
         self._roster_pending = roster_expected
@@ -104,6 +108,9 @@ class ControlLoop:
         now = self._clock()
         if event is not None:
             self._handle(event, now)
+        if self._restore is not None and self._announce_at is not None and now >= self._announce_at:
+            restore, self._restore = self._restore, None
+            restore()  # once: the states a previous run retained, before anything is announced
         roster_wait = ROSTER_WAIT if self._roster_pending else 0.0
         if self._announce_at is not None and now >= self._announce_at + roster_wait:
             self._announce_at = None

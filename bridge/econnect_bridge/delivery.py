@@ -2,7 +2,8 @@
 
 The state book decides what to publish (it is pure); this stage feeds it, under one lock since
 workers and the control loop share it, and publishes what it returns. A snapshot that will
-never get an answer is reported here too, as an error event.
+never get an answer is reported here too, as an error event. At start, `restore` hands the
+retained states read back from the broker to the book (`econnect_bridge.recovery`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from econnect_bridge.config.model import CameraSettings
 from econnect_bridge.engine_stage import CallFailure
 from econnect_bridge.ports import Publisher
+from econnect_bridge.recovery import Recovered, recover
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import Snapshot, Source
 from econnect_bridge.statebook import StateBook
@@ -49,6 +51,7 @@ class Delivery:
         retain_state: bool = True,
         annotate_snapshots: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._book = book
         self._reporter = reporter
@@ -57,6 +60,7 @@ class Delivery:
         self._retain_state = retain_state
         self._annotate = annotate_snapshots
         self._clock = clock
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()  # the book is shared by workers and the control loop
 
     def deliver(
@@ -108,10 +112,30 @@ class Delivery:
             messages = self._book.expire(self._clock())
         self._reporter.send(messages)
 
-    def initial(self, cameras: tuple[str, ...]) -> None:
-        """Announce every known camera, person and tag as absent (after connecting)."""
+    def restore(self, messages: Iterable[tuple[str, bytes]]) -> Recovered:
+        """Take back the states a previous run retained, and publish them reconciled.
+
+        `messages` are the (topic, payload) pairs of the retained messages received on
+        `econnect_bridge.recovery.recovery_filters(topics)` within the settle time after the
+        first connect; call once, before `initial`. Presence that timed out while the bridge
+        was down is published OFF at once, the rest expires on time; nothing else is lost.
+        Untrusted payloads that do not parse are skipped and counted in the returned value.
+        """
+        recovered = recover(messages, self._topics)
         with self._lock:
-            messages = self._book.initial(cameras, datetime.now(UTC))
+            out = self._book.restore(recovered, self._wall_clock(), self._clock())
+        self._reporter.send(out)
+        _LOGGER.info(
+            "Recovered %d retained state(s) from the broker (%d ignored)",
+            len(recovered),
+            recovered.ignored,
+        )
+        return recovered
+
+    def initial(self, cameras: tuple[str, ...]) -> None:
+        """Announce every camera, person and tag not recovered by `restore`, as absent."""
+        with self._lock:
+            messages = self._book.initial(cameras, self._wall_clock())
         self._reporter.send(messages)
 
     def add_subjects(

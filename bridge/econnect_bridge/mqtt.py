@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from econnect_bridge.messages import Incoming
+from econnect_bridge.messages import Incoming, topic_matches
 from econnect_identities.errors import strict_tls_advice
 
 __all__ = [  # Incoming lives in messages.py (no paho there); it stays importable from here
@@ -37,16 +37,18 @@ __all__ = [  # Incoming lives in messages.py (no paho there); it stays importabl
     "MessageHandler",
     "MqttConnection",
     "MqttSettings",
+    "PahoLog",
     "Publisher",
     "apply_credentials",
     "default_client_id",
     "describe_connect_error",
-    "log_paho",
 ]
 
 _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
+#: At most this many topics remember their route (cameras x labels, in practice).
+ROUTE_CACHE = 4096
 #: MQTT 5 session expiry (s) for persistent sessions: a bridge down longer starts afresh.
 SESSION_EXPIRY = 3600
 #: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
@@ -149,21 +151,25 @@ def apply_credentials(client: mqtt.Client, settings: MqttSettings) -> None:
         client.tls_insecure_set(settings.tls_insecure)
 
 
-_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
-
-
-def log_paho(_client: mqtt.Client, _userdata: Any, level: int, text: str) -> None:
-    """Log paho's own lines at DEBUG, except an exception it caught in one of our callbacks.
+class PahoLog(logging.LoggerAdapter[logging.Logger]):
+    """paho's own log, at DEBUG, except an exception it caught in one of our callbacks.
 
     paho reports at ERROR what the bridge already says once, in words a user can act on, per
-    state change ("Lost the MQTT broker ...", "Cannot connect ..."): e.g. "Client is not
-    connected. Socket: None" on every loop turn while the broker is down, or "failed to receive
-    on socket" when it goes away. Our callbacks never raise; if one did, that is a bug to see.
+    state change ("Disconnected from MQTT broker ...", "Cannot connect ..."): e.g. "Client is
+    not connected. Socket: None" on every loop turn while the broker is down, or "failed to
+    receive on socket" when it goes away. Our callbacks never raise; if one did, that is a bug
+    to see. A logger (not paho's `on_log` callback) lets paho skip formatting its per-packet
+    lines when DEBUG is off: it checks the level first.
     """
-    if level == mqtt.MQTT_LOG_ERR and text.startswith("Caught exception"):
-        _PAHO_LOGGER.error("%s", text)
-    else:
-        _PAHO_LOGGER.debug("%s", text)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Demote every line but a caught exception to DEBUG."""
+        caught = level >= logging.ERROR and str(msg).startswith("Caught exception")
+        self.logger.log(logging.ERROR if caught else logging.DEBUG, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the logging API's name
+        """Answer for the level the line will really have."""
+        return self.logger.isEnabledFor(logging.DEBUG) or level >= logging.ERROR
 
 
 def default_client_id(base_topic: str) -> str:
@@ -187,6 +193,7 @@ class MqttConnection:
         self._availability = availability_topic
         self._on_connection = on_connection
         self._routes: list[tuple[str, str, MessageHandler]] = []  # (filter, subscribed as, handler)
+        self._route_cache: dict[str, MessageHandler | None] = {}
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.ready = threading.Event()  # connected AND every subscription acknowledged
@@ -218,8 +225,8 @@ class MqttConnection:
         )
         client.suppress_exceptions = True  # an escaped exception must never kill the loop
         # paho's own log (packet types, flags, topics and sizes; never payloads or passwords)
-        # shows at DEBUG under econnect_bridge.mqtt.paho; see `log_paho`.
-        client.on_log = log_paho
+        # shows at DEBUG under econnect_bridge.mqtt.paho; see `PahoLog`.
+        client.enable_logger(PahoLog(logging.getLogger(f"{__name__}.paho")))  # type: ignore[arg-type]
         apply_credentials(client, s)
         client.will_set(self._availability, OFFLINE, qos=1, retain=True)
         # Unbounded in paho: the bridge bounds the backlog itself (see `publish`), so that a
@@ -264,8 +271,36 @@ class MqttConnection:
         as_subscribed = f"$share/{group}/{topic_filter}" if shared and group else topic_filter
         with self._lock:
             self._routes.append((topic_filter, as_subscribed, handler))
+            self._route_cache = {}
         if self.connected.is_set():
             self._client.subscribe(as_subscribed, qos=self._settings.qos)
+
+    def _route_for(self, topic: str) -> MessageHandler | None:
+        """Return the handler of the first route matching `topic` (cached per topic).
+
+        paho's `topic_matches_sub` builds a matcher tree per call: at thousands of messages a
+        second on paho's only thread, that is time the socket is not read.
+        """
+        cache = self._route_cache
+        if topic in cache:
+            return cache[topic]
+        with self._lock:
+            routes = list(self._routes)
+        handler = next((h for f, _s, h in routes if topic_matches(f, topic)), None)
+        if len(cache) >= ROUTE_CACHE:
+            cache.clear()
+        cache[topic] = handler
+        return handler
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Drop the routes of `topic_filter`; it is not subscribed again on reconnect."""
+        with self._lock:
+            gone = {sub for f, sub, _h in self._routes if f == topic_filter}
+            self._routes = [route for route in self._routes if route[0] != topic_filter]
+            self._route_cache = {}
+        if self.connected.is_set():
+            for sub in gone:
+                self._client.unsubscribe(sub)
 
     def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
@@ -482,12 +517,11 @@ class MqttConnection:
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            incoming = Incoming(
-                msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, bool(msg.dup)
-            )
-            for topic_filter, _sub, handler in self._routes:
-                if mqtt.topic_matches_sub(topic_filter, msg.topic):
-                    handler(incoming)
-                    return
+            topic = msg.topic  # decoded from bytes at each access: once
+            handler = self._route_for(topic)
+            if handler is not None:
+                handler(
+                    Incoming(topic, bytes(msg.payload), bool(msg.retain), msg.qos, bool(msg.dup))
+                )
         except Exception:
             _LOGGER.exception("error while receiving a message on %s", msg.topic)

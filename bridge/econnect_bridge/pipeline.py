@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from econnect_bridge.cameras import CameraDirectory, NewCameraListener
 from econnect_bridge.decode import Decoder
@@ -33,6 +33,7 @@ from econnect_bridge.intake import Inbox, Intake
 from econnect_bridge.messages import Incoming, topic_matches
 from econnect_bridge.metrics import BridgeMetrics, LatencyHistogram
 from econnect_bridge.ports import OutgoingGate, Publisher, Recogniser
+from econnect_bridge.recovery import Recovered
 from econnect_bridge.replay import Replayer
 from econnect_bridge.reporting import Health, Reporter, Sampler
 from econnect_bridge.retry import RetryPolicy
@@ -188,6 +189,10 @@ class Pipeline:
         Before the first announce there is nothing to send yet: the initial states name them.
         """
         self._delivery.add_subjects(persons=persons, tags=tags, announce=announce)
+
+    def restore_states(self, messages: Iterable[tuple[str, bytes]]) -> Recovered:
+        """Take back the states a previous run retained (once, before the first announce)."""
+        return self._delivery.restore(messages)
 
     def publish_initial_states(self, cameras: tuple[str, ...]) -> None:
         """Announce every known camera, person and tag as absent (after connecting)."""

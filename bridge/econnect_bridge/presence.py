@@ -2,7 +2,7 @@
 
 The bridge, not Home Assistant, owns these timers so that the retained ON/OFF states are right
 for every subscriber (Node-RED too) and after a Home Assistant restart. Pure: the caller passes
-the time and publishes what changed.
+the time and publishes what changed. A window recovered after a restart is held with `hold`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ class PresenceBoard:
         was_on = key in self._until
         self._until[key] = now + self.timeout
         return not was_on
+
+    def hold(self, key: Hashable, until: float) -> None:
+        """Keep `key` ON until `until` (monotonic), unless it already lasts longer.
+
+        For presence recovered at start: what is left of a window opened before a restart,
+        already converted to this clock, so it times out through `expire` like any other.
+        """
+        self._until[key] = max(until, self._until.get(key, until))
 
     def is_on(self, key: Hashable) -> bool:
         """Return whether `key` is present."""

@@ -5,8 +5,16 @@ them. Time comes in from outside: `now` arguments for the timers (monotonic seco
 injected wall clock for the `time` of a camera's state, so tests step time instead of sleeping.
 Each result brings its camera's cooldown, so the book asks nobody for settings. Presence
 (known person, unknown face, tags, persons) stays ON for `presence_timeout` seconds after the
-last sighting; person and tag *events* respect the per-camera cooldown, so one visit at the
-door is one event, not a burst.
+last sighting. Events respect the per-camera cooldown, so one visit at the door is one event,
+not a burst (Frigate sends a snapshot for a new object and again for a better picture): person
+and tag sightings and the camera's visits (`<base>/cameras/<camera>/events`, which Home
+Assistant's event entity reads) go out once per person per cooldown, and once per camera per
+cooldown for an unknown face or no face. Only `<base>/events` has one message per snapshot.
+
+At start `restore()` seeds the book with the states read back from the broker
+(`econnect_bridge.recovery`), so a restart keeps what was known and still turns presence OFF on
+time; it publishes states only, never an event. Cameras are keyed by slug inside the book:
+a recovered state names its camera by slug only, and topics are per slug anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from econnect_bridge.presence import PresenceBoard
+from econnect_bridge.recovery import Recovered, SubjectKey
 from econnect_bridge.states import (
     CameraState,
     SubjectKind,
@@ -28,9 +37,14 @@ from econnect_bridge.states import (
     subject_state_payload,
 )
 from econnect_identities.cooldown import Cooldown
-from econnect_identities.events import Sighting, recognition_event, sighting_event
+from econnect_identities.events import (
+    Sighting,
+    recognition_event,
+    sighting_event,
+    visit_event,
+)
 from econnect_identities.models import DetectedFace, RecognitionResult
-from econnect_identities.naming import slugify
+from econnect_identities.naming import OUTCOME_EVENT_TYPE, slugify
 
 
 def _utc_now() -> datetime:
@@ -69,8 +83,10 @@ class StateBook:
         self._wall_clock = wall_clock
         self._cooldowns: dict[str, Cooldown] = {}
         self._presence = PresenceBoard(settings.presence_timeout)
-        self._cameras: dict[str, CameraState] = {}
-        self._subjects: dict[tuple[SubjectKind, str], SubjectState] = {}
+        self._cameras: dict[str, CameraState] = {}  # by camera slug
+        self._subjects: dict[SubjectKey, SubjectState] = {}
+        self._touched: set[str | SubjectKey] = set()  # updated by a result since the start
+        self._restored: set[str | SubjectKey] = set()  # published by `restore`
         for name in settings.persons:
             self._subjects[("person", slugify(name))] = SubjectState("person", name)
         for name in settings.tags:
@@ -89,11 +105,18 @@ class StateBook:
         return [self._subject_message(key) for key in added]
 
     def initial(self, cameras: Iterable[str], now: datetime) -> list[Message]:
-        """Announce every known camera, person and tag as absent (at start-up)."""
+        """Announce every camera, person and tag (at start-up): absent unless known already.
+
+        What `restore()` recovered was published by it and is left out, so a restart does not
+        blank *Last person* or *last camera*; everything else goes out as it stands (blank when
+        nothing was recovered or seen), so the entities exist before the first sighting.
+        """
         for camera in cameras:
-            self._cameras.setdefault(camera, self._blank_camera(camera, now))
-        return [self._camera_message(c) for c in self._cameras] + [
-            self._subject_message(key) for key in self._subjects
+            self._cameras.setdefault(slugify(camera), self._blank_camera(camera, now))
+        cameras_out = [c for c in self._cameras if c not in self._restored]
+        subjects_out = [key for key in self._subjects if key not in self._restored]
+        return [self._camera_message(c) for c in cameras_out] + [
+            self._subject_message(key) for key in subjects_out
         ]
 
     def _blank_camera(self, camera: str, now: datetime) -> CameraState:
@@ -111,45 +134,69 @@ class StateBook:
             now: the monotonic clock, for presence timers and the cooldown.
             cooldown: the camera's `cooldown` (s); the first one seen for a camera holds.
         """
-        topics = self._s.topics
-        event = encode(recognition_event(result, sighting, self._s.person_fields))
-        messages = [
-            Message(topics.events(), event),
-            Message(topics.camera_events(sighting.camera), event),
-        ]
-        messages += self._sightings(result, sighting, now, cooldown)
+        event = recognition_event(result, sighting, self._s.person_fields)
+        messages = [Message(self._s.topics.events(), encode(event))]
+        news = _news(result, self._cooldown(sighting.camera, cooldown), now)
+        messages += self._visits(result, sighting, str(event["event_id"]), news)
+        messages += self._sightings([face for face in news if face is not None], sighting)
+        self._mark_subjects(result, sighting, now)
         self._update_camera(result, sighting, now)
-        messages.append(self._camera_message(sighting.camera))
+        messages.append(self._camera_message(slugify(sighting.camera)))
         messages += [self._subject_message(key) for key in self._touched_subjects(result)]
         return messages
 
-    def _sightings(
-        self, result: RecognitionResult, sighting: Sighting, now: float, seconds: float
+    def _visits(
+        self,
+        result: RecognitionResult,
+        sighting: Sighting,
+        event_id: str,
+        news: list[DetectedFace | None],
     ) -> list[Message]:
-        cooldown = self._cooldowns.get(sighting.camera)
-        if cooldown is None:
-            cooldown = self._cooldowns[sighting.camera] = Cooldown(seconds)
+        """The camera's visits (what its Home Assistant event entity fires), one per news."""
+        topic = self._s.topics.camera_events(sighting.camera)
+        event_type = OUTCOME_EVENT_TYPE[result.outcome]
+        unknown = len(result.unknown_faces)
         messages = []
-        for face in result.known_faces:
+        for face in news:
+            visit = visit_event(
+                event_type, sighting, event_id=event_id, face=face, unknown_count=unknown
+            )
+            messages.append(Message(topic, encode(visit)))
+        return messages
+
+    def _cooldown(self, camera: str, seconds: float) -> Cooldown:
+        """The camera's cooldown; the first `seconds` given for a camera holds."""
+        cooldown = self._cooldowns.get(camera)
+        if cooldown is None:
+            cooldown = self._cooldowns[camera] = Cooldown(seconds)
+        return cooldown
+
+    def _sightings(self, visitors: list[DetectedFace], sighting: Sighting) -> list[Message]:
+        """Person and tag sightings of the faces the cooldown let through."""
+        messages = []
+        for face in visitors:
             person = face.person
             assert person is not None
-            self._mark_subjects(face, sighting, now)
-            if not cooldown.allow(person.person_id, now):
-                continue
             payload = sighting_event(face, sighting, self._s.person_fields)
             messages.append(
                 Message(self._s.topics.person_event(person.display_name), encode(payload))
             )
-            for tag in person.tag_names:
+            for tag in dict.fromkeys(person.tag_names):  # a tag twice is still one event
                 tagged = sighting_event(face, sighting, self._s.person_fields, tag=tag)
                 messages.append(Message(self._s.topics.tag_event(tag), encode(tagged)))
         return messages
 
-    def _mark_subjects(self, face: DetectedFace, sighting: Sighting, now: float) -> None:
+    def _mark_subjects(self, result: RecognitionResult, sighting: Sighting, now: float) -> None:
+        for face in result.known_faces:
+            self._mark_face(face, sighting, now)
+
+    def _mark_face(self, face: DetectedFace, sighting: Sighting, now: float) -> None:
         person = face.person
         assert person is not None
         name = person.display_name
+        camera = slugify(sighting.camera)
         self._presence.seen(("person", slugify(name)), now)
+        self._touched.add(("person", slugify(name)))
         self._subjects[("person", slugify(name))] = SubjectState(
             "person",
             name,
@@ -161,7 +208,8 @@ class StateBook:
         )
         for tag in person.tag_names:
             self._presence.seen(("tag", slugify(tag)), now)
-            self._presence.seen(("camera_tag", sighting.camera, slugify(tag)), now)
+            self._presence.seen(("camera_tag", camera, slugify(tag)), now)
+            self._touched.add(("tag", slugify(tag)))
             self._subjects[("tag", slugify(tag))] = SubjectState(
                 "tag",
                 tag,
@@ -171,8 +219,8 @@ class StateBook:
                 last_seen=sighting.detect_time,
             )
 
-    def _touched_subjects(self, result: RecognitionResult) -> list[tuple[SubjectKind, str]]:
-        keys: list[tuple[SubjectKind, str]] = []
+    def _touched_subjects(self, result: RecognitionResult) -> list[SubjectKey]:
+        keys: list[SubjectKey] = []
         for face in result.known_faces:
             assert face.person is not None
             keys.append(("person", slugify(face.person.display_name)))
@@ -180,17 +228,24 @@ class StateBook:
         return list(dict.fromkeys(keys))
 
     def _update_camera(self, result: RecognitionResult, sighting: Sighting, now: float) -> None:
-        camera = sighting.camera
-        previous = self._cameras.get(camera) or self._blank_camera(camera, sighting.detect_time)
-        if result.known_faces:
-            self._presence.seen(("known", camera), now)
-        if result.unknown_faces:
-            self._presence.seen(("unknown", camera), now)
+        camera = slugify(sighting.camera)
+        seen = sighting.detect_time
+        previous = self._cameras.get(camera) or self._blank_camera(sighting.camera, seen)
+        self._touched.add(camera)
         changes: dict[str, Any] = {
+            "camera": sighting.camera,
             "time": self._wall_clock(),
             "outcome": result.outcome,
             "face_count": len(result.faces),
         }
+        if result.known_faces:
+            self._presence.seen(("known", camera), now)
+        if result.unknown_faces:
+            self._presence.seen(("unknown", camera), now)
+            changes["unknown_last_seen"] = seen
+        tags = {slugify(t) for f in result.known_faces if f.person for t in f.person.tag_names}
+        if tags:
+            changes["tag_last_seen"] = {**previous.tag_last_seen, **dict.fromkeys(tags, seen)}
         best = max(result.known_faces, key=lambda f: f.confidence, default=None)
         if best is not None and best.person is not None:
             changes |= {
@@ -199,12 +254,12 @@ class StateBook:
                 "tags": best.person.tag_names,
                 "confidence": best.confidence,
                 "quality": best.quality,
-                "last_seen": sighting.detect_time,
+                "last_seen": seen,
             }
         self._cameras[camera] = self._with_presence(dataclasses.replace(previous, **changes))
 
     def _with_presence(self, state: CameraState) -> CameraState:
-        camera = state.camera
+        camera = slugify(state.camera)
         names = set(state.tag_presence) | {
             key[2]
             for key in self._presence.active()
@@ -218,13 +273,90 @@ class StateBook:
             tag_presence=tags,
         )
 
+    # -- restart ---------------------------------------------------------------------------
+
+    def restore(self, recovered: Recovered, now_wall: datetime, now: float) -> list[Message]:
+        """Seed the book with the states a previous run left on the broker; return them.
+
+        Presence whose timeout has passed meanwhile (last seen + presence_timeout <= now_wall)
+        goes OFF at once; presence still inside its window stays ON for what is left of it, on
+        the monotonic clock, and expires through `expire()`. Last person, last camera, last
+        seen and the other figures are kept. A camera, person or tag already updated by a
+        result since the start keeps that fresher state (a camera's missing last person is
+        filled in). States only: an event is never replayed.
+
+        Args:
+            recovered: what `econnect_bridge.recovery.recover` read back.
+            now_wall: the wall clock (aware), to compare with the payloads' times.
+            now: the monotonic clock of `record()` and `expire()`.
+        """
+        if now_wall.tzinfo is None:
+            now_wall = now_wall.replace(tzinfo=UTC)
+        cameras = [
+            self._restore_camera(state, now_wall, now) for state in recovered.cameras.values()
+        ]
+        subjects = [
+            key
+            for key, state in recovered.subjects.items()
+            if self._restore_subject(key, state, now_wall, now)
+        ]
+        self._restored.update(cameras, subjects)
+        return [self._camera_message(c) for c in cameras] + [
+            self._subject_message(key) for key in subjects
+        ]
+
+    def _window_left(self, on: bool, seen: datetime | None, now_wall: datetime) -> float:
+        """Seconds left of a presence window opened at `seen`; <= 0: it has timed out.
+
+        Without the time of the sighting the window cannot be placed, so it counts as over;
+        a time in the future (a skewed clock) never buys more than one whole timeout.
+        """
+        if not on or seen is None:
+            return 0.0
+        timeout = self._s.presence_timeout
+        return min(timeout, (seen - now_wall).total_seconds() + timeout)
+
+    def _hold(self, key: Hashable, left: float, now: float) -> None:
+        if left > 0:
+            self._presence.hold(key, now + left)
+
+    def _restore_camera(self, state: CameraState, now_wall: datetime, now: float) -> str:
+        camera = slugify(state.camera)
+        known = self._window_left(state.known_person, state.last_seen, now_wall)
+        self._hold(("known", camera), known, now)
+        unknown = self._window_left(state.unknown_face, state.unknown_last_seen, now_wall)
+        self._hold(("unknown", camera), unknown, now)
+        for tag, on in state.tag_presence.items():
+            left = self._window_left(on, state.tag_last_seen.get(tag), now_wall)
+            self._hold(("camera_tag", camera, tag), left, now)
+        live = self._cameras.get(camera) or self._blank_camera(state.camera, now_wall)
+        base = _fill_in(live, state) if camera in self._touched else _adopt(live, state)
+        restored = self._with_presence(base)
+        if _flags(restored) != _flags(base):  # something turned OFF: a state of now
+            restored = dataclasses.replace(restored, time=now_wall)
+        self._cameras[camera] = restored
+        return camera
+
+    def _restore_subject(
+        self, key: SubjectKey, state: SubjectState, now_wall: datetime, now: float
+    ) -> bool:
+        """Take a recovered person or tag, unless a result updated it since the start."""
+        if key in self._touched:
+            return False
+        left = self._window_left(state.presence, state.last_seen, now_wall)
+        self._hold(key, left, now)
+        current = self._subjects.get(key)
+        name = state.name if current is None else current.name  # the configured spelling
+        self._subjects[key] = dataclasses.replace(state, name=name, presence=left > 0)
+        return True
+
     def expire(self, now: float) -> list[Message]:
         """Turn off what timed out and report the states that changed."""
         gone: list[Hashable] = self._presence.expire(now)
         if not gone:
             return []
         cameras: set[str] = set()
-        subjects: set[tuple[SubjectKind, str]] = set()
+        subjects: set[SubjectKey] = set()
         for key in gone:
             assert isinstance(key, tuple)
             if key[0] in ("person", "tag"):
@@ -246,7 +378,62 @@ class StateBook:
         payload = encode(camera_state_payload(self._cameras[camera]))
         return Message(self._s.topics.camera_state(camera), payload, self._s.retain_state)
 
-    def _subject_message(self, key: tuple[SubjectKind, str]) -> Message:
+    def _subject_message(self, key: SubjectKey) -> Message:
         state = self._subjects[key]
         topic = self._s.topics.subject_state(state.kind, state.name)
         return Message(topic, encode(subject_state_payload(state)), self._s.retain_state)
+
+
+def _news(result: RecognitionResult, window: Cooldown, now: float) -> list[DetectedFace | None]:
+    """What a snapshot is news about: one visit each, the rest is the same visit again.
+
+    Each known face whose person has no cooldown window open at this camera; for an unknown
+    face or no face, which have no person to tell visits apart, the snapshot itself (None),
+    once per cooldown per camera, keyed by event type (a tuple never equals a person id).
+    """
+    if result.outcome != "known":
+        key = (OUTCOME_EVENT_TYPE[result.outcome],)
+        return [None] if window.allow(key, now) else []
+    news: list[DetectedFace | None] = []
+    for face in result.known_faces:
+        assert face.person is not None
+        if window.allow(face.person.person_id, now):
+            news.append(face)
+    return news
+
+
+def _flags(state: CameraState) -> tuple[bool, bool, tuple[tuple[str, bool], ...]]:
+    """A camera's presence flags, to see whether reconciling changed any."""
+    return (state.known_person, state.unknown_face, tuple(sorted(state.tag_presence.items())))
+
+
+def _adopt(live: CameraState, recovered: CameraState) -> CameraState:
+    """The recovered state under the camera's configured name, with the configured tags.
+
+    The payload names the camera by slug only and knows no tag configured since.
+    """
+    tags = {**live.tag_presence, **recovered.tag_presence}
+    return dataclasses.replace(recovered, camera=live.camera, tag_presence=tags)
+
+
+def _fill_in(live: CameraState, recovered: CameraState) -> CameraState:
+    """A camera updated since the start keeps its state; what it does not know yet is taken.
+
+    A faceless snapshot in the first seconds must not blank *Last person*; nor may it forget
+    the times that let the next restart place the presence windows.
+    """
+    changes: dict[str, Any] = {
+        "unknown_last_seen": live.unknown_last_seen or recovered.unknown_last_seen,
+        "tag_last_seen": {**recovered.tag_last_seen, **live.tag_last_seen},
+        "tag_presence": {**recovered.tag_presence, **live.tag_presence},
+    }
+    if live.last_seen is None:
+        changes |= {
+            "last_person": recovered.last_person,
+            "person_id": recovered.person_id,
+            "tags": recovered.tags,
+            "confidence": recovered.confidence,
+            "quality": recovered.quality,
+            "last_seen": recovered.last_seen,
+        }
+    return dataclasses.replace(live, **changes)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from econnect_bridge.metrics import SERIES, BridgeMetrics, Series
-from econnect_identities.events import SCHEMA_VERSION, utc_iso
+from econnect_identities.events import SCHEMA_VERSION, ordered_tags, utc_iso
 from econnect_identities.models import Outcome
 from econnect_identities.naming import slugify
 
@@ -35,6 +35,7 @@ SubjectKind = Literal["person", "tag"]
 # Names of payload kinds, as used by `econnect_identities.schemas.validate_payload` and
 # `Topics.kind_of`.
 KIND_RECOGNITION = "recognition"
+KIND_VISIT = "visit"
 KIND_SIGHTING = "sighting"
 KIND_ERROR = "error"
 KIND_CAMERA_STATE = "camera_state"
@@ -93,11 +94,15 @@ class Topics:
         return "/".join((self.base, *levels))
 
     def events(self) -> str:
-        """Every recognition event (not retained)."""
+        """Every recognition event, one per processed snapshot (not retained)."""
         return self._join("events")
 
     def camera_events(self, camera: str) -> str:
-        """One camera's recognition events (not retained); HA's event entity reads this."""
+        """One camera's visits, one per person per cooldown (not retained).
+
+        Home Assistant's event entity reads this topic, so it carries the short visit payload
+        (`econnect_identities.events.visit_event`), not the full recognition event.
+        """
         return self._join("cameras", slugify(camera), "events")
 
     def person_event(self, person: str) -> str:
@@ -161,7 +166,7 @@ def _shape(levels: list[str]) -> tuple[str, ...]:
 
 _KIND_BY_SHAPE: dict[tuple[str, ...], str] = {
     ("events",): KIND_RECOGNITION,
-    ("cameras", "*", "events"): KIND_RECOGNITION,
+    ("cameras", "*", "events"): KIND_VISIT,
     ("persons", "*"): KIND_SIGHTING,
     ("tags", "*"): KIND_SIGHTING,
     ("errors",): KIND_ERROR,
@@ -178,6 +183,9 @@ class CameraState:
 
     `time` is when this state was produced (a result or a presence timeout); `last_seen` is
     when `last_person` was seen. `tag_presence` maps tag names (any spelling) to on/off.
+    `unknown_last_seen` and `tag_last_seen` (tag slug → time) are when an unknown face and
+    each tag were last seen here: with `last_seen` they let a restarted bridge tell which
+    presence flags of its retained state have timed out meanwhile (`econnect_bridge.recovery`).
     """
 
     camera: str
@@ -193,6 +201,8 @@ class CameraState:
     known_person: bool = False
     unknown_face: bool = False
     tag_presence: Mapping[str, bool] = field(default_factory=dict)
+    unknown_last_seen: datetime | None = None
+    tag_last_seen: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,13 +233,17 @@ def camera_state_payload(state: CameraState) -> dict[str, Any]:
         "face_count": state.face_count,
         "last_person": state.last_person,
         "person_id": state.person_id,
-        "tags": list(state.tags),
+        "tags": ordered_tags(state.tags),
         "confidence": _round(state.confidence, 4),
         "quality": _round(state.quality, 4),
         "last_seen": _time(state.last_seen),
         "known_person": on_off(state.known_person),
         "unknown_face": on_off(state.unknown_face),
         "tag_presence": {slugify(tag): on_off(on) for tag, on in state.tag_presence.items()},
+        "unknown_last_seen": _time(state.unknown_last_seen),
+        "tag_last_seen": {
+            slugify(tag): utc_iso(seen) for tag, seen in sorted(state.tag_last_seen.items())
+        },
     }
 
 

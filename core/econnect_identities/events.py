@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from econnect_identities.models import DetectedFace, EntityField, Person, RecognitionResult
-from econnect_identities.naming import OUTCOME_EVENT_TYPE
+from econnect_identities.naming import OUTCOME_EVENT_TYPE, slugify
 
 SCHEMA_VERSION = 1
 PERSON_FIELDS = ("name", "aliases", "tags", "fields", "addresses")
@@ -40,6 +40,17 @@ def _field_value(value: object) -> object:
 
 def _fields(fields: Iterable[EntityField]) -> dict[str, object]:
     return {item.name: _field_value(item.value) for item in fields}
+
+
+def ordered_tags(names: Iterable[str]) -> list[str]:
+    """Return tag names in the one order of every payload: the engine's, duplicates dropped.
+
+    A person's tags appear in several payloads of one snapshot (the recognition event, the
+    visit, the camera state, the person objects) and in the Home Assistant integration's
+    events and attributes; keeping the order the engine returned them in (first occurrence
+    wins) makes them all agree, so a flow can compare lists as they are.
+    """
+    return list(dict.fromkeys(names))
 
 
 def person_dict(person: Person, person_fields: frozenset[str]) -> dict[str, Any]:
@@ -111,7 +122,7 @@ def recognition_event(
         "known_count": len(known),
         "unknown_count": len(result.faces) - len(known),
         "persons": sorted({f.person.display_name for f in known if f.person}),
-        "tags": sorted({name for f in known if f.person for name in f.person.tag_names}),
+        "tags": ordered_tags(name for f in known if f.person for name in f.person.tag_names),
         "faces": [face_dict(face, person_fields) for face in result.faces],
     }
 
@@ -136,6 +147,43 @@ def sighting_event(
     if tag is not None:
         data["tag"] = tag
     return data
+
+
+def visit_event(
+    event_type: str,
+    sighting: Sighting,
+    *,
+    event_id: str,
+    face: DetectedFace | None = None,
+    unknown_count: int = 0,
+) -> dict[str, Any]:
+    """Describe one visit for Home Assistant's event entity: `<base>/cameras/<camera>/events`.
+
+    Home Assistant keeps every key of this payload as a state attribute in its recorder, for
+    as long as the recorder keeps history, so it carries only what an automation tests: who
+    (name, slug, id), where, how sure, which tags, when. `event_id` is the id of the full
+    recognition event on `<base>/events` (faces, aliases, tag ids) for whoever needs more.
+    `persons` (this visit's one name) and `unknown_count` keep automations and blueprints
+    written for the recognition event's attributes working.
+    `face` is the recognised face of a `known_person` visit, None for the other event types.
+    """
+    person = None if face is None else face.person
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "type": "visit",
+        "event_type": event_type,
+        "event_id": event_id,
+        "camera": sighting.camera,
+        "person": None if person is None else person.display_name,
+        "person_slug": None if person is None else slugify(person.display_name),
+        "person_id": None if person is None else person.person_id,
+        "persons": [] if person is None else [person.display_name],
+        "confidence": None if face is None or person is None else round(face.confidence, 4),
+        "tags": [] if person is None else ordered_tags(person.tag_names),
+        "unknown_count": unknown_count,
+        "detect_time": utc_iso(sighting.detect_time),
+        "delayed": sighting.delayed,
+    }
 
 
 def error_event(

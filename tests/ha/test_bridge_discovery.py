@@ -32,7 +32,7 @@ from econnect_bridge.states import (
     encode,
     subject_state_payload,
 )
-from econnect_identities.events import Sighting, recognition_event
+from econnect_identities.events import Sighting, recognition_event, visit_event
 from econnect_identities.models import (
     BoundingBox,
     DetectedFace,
@@ -251,9 +251,9 @@ async def test_event_entity_fires_known_person(
     announced: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     face = DetectedFace("f-1", "d-1", 0.91, 0.77, BoundingBox(1, 2, 30, 40), person=JANE)
-    event = recognition_event(
-        RecognitionResult(faces=(face,)), Sighting("front_door", "front_door", SEEN)
-    )
+    sighting = Sighting("front_door", "front_door", SEEN)
+    full = recognition_event(RecognitionResult(faces=(face,)), sighting)
+    event = visit_event("known_person", sighting, event_id=full["event_id"], face=face)
     entity_id = "event.econnect_front_door_recognition"
     # A retained (replayed) event must not fire.
     _fire_json(announced, TOPICS.camera_events("front_door"), event, retain=True)
@@ -270,6 +270,8 @@ async def test_event_entity_fires_known_person(
     assert state.attributes["persons"] == ["Jane Doe"]
     assert state.attributes["tags"] == ["VIP"]
     assert state.attributes["camera"] == "front_door"
+    assert state.attributes["event_id"] == full["event_id"]
+    assert "faces" not in state.attributes  # the recorder keeps attributes: no face detail
     assert _problems(caplog) == []
 
 

@@ -79,7 +79,11 @@ def test_known_person_yields_event_person_tag_and_state(
     assert camera_state["tag_presence"]["vip"] == "ON"
     assert camera_state["face_count"] == 1
     assert state.retain is False  # live delivery; the broker keeps it retained (checked below)
-    assert probe.on("econnect/cameras/front_door/events")[0].payload == event.payload
+    [visit] = probe.on("econnect/cameras/front_door/events")
+    assert visit.json()["type"] == "visit"
+    assert visit.json()["event_id"] == data["event_id"]
+    assert visit.json()["person"] == "Jane Doe"
+    assert "faces" not in visit.json()  # the detail stays on econnect/events
     assert assert_all_payloads_match_schema(probe) >= 5
 
 

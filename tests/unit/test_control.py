@@ -134,7 +134,8 @@ def test_a_new_camera_after_the_announce_sends_only_its_entities() -> None:
     loop.step(None)
     recorder.published.clear()
     loop.step(ControlEvent("camera", "yard"))
-    assert recorder.configs() and recorder.configs() == camera_configs(recorder, "yard")
+    assert recorder.configs()
+    assert recorder.configs() == camera_configs(recorder, "yard")
     recorder.published.clear()
     loop.step(ControlEvent("camera", "yard"))
     assert recorder.published == []
@@ -169,7 +170,8 @@ def test_a_roster_after_the_announce_adds_its_people_as_absent() -> None:
     loop.step(None)
     recorder.published.clear()
     loop.step(ControlEvent("roster", roster=Roster(persons=("Bob",))))
-    assert recorder.configs() and all("bob" in topic for topic in recorder.configs())
+    assert recorder.configs()
+    assert all("bob" in topic for topic in recorder.configs())
     assert recorder.subjects == [(("Bob",), ("VIP",), True)]
 
 
@@ -186,3 +188,29 @@ def test_health_is_published_at_connect_and_every_health_every() -> None:
     loop.step(None)
     assert recorder.health == 3
     assert recorder.ticks == 4
+
+
+def test_the_previous_states_are_restored_once_before_the_first_announce() -> None:
+    recorder, clock = Recorder(), FakeClock()
+    order: list[str] = []
+    announcer = DiscoveryAnnouncer(
+        context=DiscoveryContext(cameras=("front_door",)),
+        publisher=recorder,
+        first_states=lambda _cameras: order.append("first states"),
+        dynamic=False,
+        enabled=False,  # discovery off: the states are restored all the same
+    )
+    loop = ControlLoop(
+        announcer=announcer,
+        pipeline=recorder,
+        restore=lambda: order.append("restore"),
+        clock=clock,
+    )
+    loop.step(ControlEvent("connected"))
+    assert order == []  # the retained states are still arriving
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    loop.step(ControlEvent("connected"))  # a reconnect does not restore again
+    clock.now += DISCOVERY_SETTLE
+    loop.step(None)
+    assert order == ["restore"]

@@ -106,6 +106,16 @@ def test_presence_turns_off_at_its_timeout() -> None:
     assert not board.is_on("k")
 
 
+def test_a_held_window_expires_on_time_and_never_shortens_a_longer_one() -> None:
+    board = PresenceBoard(5.0)
+    board.hold("recovered", 2.5)  # what was left of a window opened before a restart
+    board.seen("live", 0.0)
+    board.hold("live", 1.0)  # shorter than the live window: ignored
+    assert board.expire(2.4) == []
+    assert board.expire(2.5) == ["recovered"]
+    assert board.expire(5.0) == ["live"]
+
+
 def _book(wall: list[datetime]) -> StateBook:
     settings = BookSettings(
         topics=Topics("econnect"), person_fields=frozenset({"name"}), presence_timeout=10

@@ -74,7 +74,7 @@ def test_names_cannot_add_levels_or_wildcards(name: str) -> None:
 def test_kind_of_names_every_json_topic() -> None:
     topics = Topics("home/faces")
     assert topics.kind_of(topics.events()) == "recognition"
-    assert topics.kind_of(topics.camera_events("x")) == "recognition"
+    assert topics.kind_of(topics.camera_events("x")) == "visit"  # the short payload HA keeps
     assert topics.kind_of(topics.person_event("x")) == "sighting"
     assert topics.kind_of(topics.tag_event("x")) == "sighting"
     assert topics.kind_of(topics.errors()) == "error"
@@ -101,6 +101,8 @@ def test_camera_state_payload_exact() -> None:
         last_seen=T0 - timedelta(seconds=1),
         known_person=True,
         tag_presence={"VIP": True, "Staff": False},
+        unknown_last_seen=T0 - timedelta(seconds=2),
+        tag_last_seen={"vip": T0 - timedelta(seconds=1)},
     )
     assert camera_state_payload(state) == {
         "schema_version": 1,
@@ -117,7 +119,15 @@ def test_camera_state_payload_exact() -> None:
         "known_person": "ON",
         "unknown_face": "OFF",
         "tag_presence": {"vip": "ON", "staff": "OFF"},
+        "unknown_last_seen": "2025-05-01T11:59:58.000Z",
+        "tag_last_seen": {"vip": "2025-05-01T11:59:59.000Z"},
     }
+
+
+def test_camera_state_tags_keep_the_engine_order_without_duplicates() -> None:
+    """One tag order in every payload: the engine's, de-duplicated (as `ordered_tags`)."""
+    state = CameraState(camera="c", time=T0, tags=("VIP", "Staff", "VIP", "admin"))
+    assert camera_state_payload(state)["tags"] == ["VIP", "Staff", "admin"]
 
 
 def test_camera_state_defaults_mean_nothing_seen() -> None:
@@ -127,6 +137,8 @@ def test_camera_state_defaults_mean_nothing_seen() -> None:
     assert payload["last_seen"] is None
     assert payload["known_person"] == payload["unknown_face"] == "OFF"
     assert payload["tag_presence"] == {}
+    assert payload["unknown_last_seen"] is None
+    assert payload["tag_last_seen"] == {}
 
 
 def test_times_are_utc_with_z_whatever_the_zone() -> None:
@@ -194,8 +206,10 @@ def test_bridge_state_payload_exact() -> None:
         "last_error": "timeout",
         "started": "2025-05-01T12:00:00.000Z",
         "broker_connected": "OFF",
+        "api_signed_in": "OFF",
         "received": 0,
         "skipped_retained": 0,
+        "skipped_own_output": 0,
         "queue_pending": 0,
         "queue_in_flight": 0,
         "redeliveries_skipped": 0,

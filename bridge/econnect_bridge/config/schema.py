@@ -288,8 +288,9 @@ _API = section(
         option(
             "circuit_reset",
             30.0,
-            "Seconds the circuit stays open before one probe call; doubles while the engine "
-            "stays down (at most 4 times this).",
+            "Longest time (seconds) the engine is left alone while it is down: the open "
+            "circuit probes it about 1 s after opening, then less often as the outage lasts, "
+            "never more than this apart.",
             Number(0, exclusive=True),
         ),
     ],

@@ -15,6 +15,7 @@ from typing import Any
 SCHEMA_FILE = "events.schema.json"
 PAYLOAD_KINDS = (
     "recognition",
+    "visit",
     "sighting",
     "error",
     "camera_state",
