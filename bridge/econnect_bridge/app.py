@@ -23,7 +23,7 @@ from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
 from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
 from econnect_bridge.messages import Incoming
-from econnect_bridge.mqtt import MqttConnection, MqttSettings, default_client_id
+from econnect_bridge.mqtt import MqttConnection
 from econnect_bridge.own_output import own_output_filters
 from econnect_bridge.pipeline import Pipeline
 from econnect_bridge.recovery import recovery_filters
@@ -54,28 +54,6 @@ def engine_client(config: BridgeConfig) -> EconnectClient:
         timeout=api.timeout,
         connect_timeout=api.connect_timeout,
         pool_size=config.processing.workers,
-    )
-
-
-def mqtt_settings(config: BridgeConfig) -> MqttSettings:
-    """Translate the `mqtt` section for the MQTT adapter."""
-    m = config.mqtt
-    return MqttSettings(
-        host=m.host,
-        port=m.port,
-        username=m.username,
-        password=m.password.reveal() if m.password else None,
-        protocol=m.protocol,
-        keepalive=m.keepalive,
-        qos=m.qos,
-        tls=m.tls.enabled,
-        tls_ca_file=str(m.tls.ca_file) if m.tls.ca_file else None,
-        tls_certfile=str(m.tls.certfile) if m.tls.certfile else None,
-        tls_keyfile=str(m.tls.keyfile) if m.tls.keyfile else None,
-        tls_insecure=m.tls.insecure,
-        shared_group=m.shared_group,
-        max_queued_messages=m.max_queued_messages,
-        persistent_session=m.persistent_session,
     )
 
 
@@ -172,9 +150,8 @@ class BridgeApp:
         self.client = client or engine_client(config)
         self._stopping = threading.Event()
         self.mqtt = MqttConnection(
-            mqtt_settings(config),
+            config.mqtt,
             availability_topic=self.topics.availability(),
-            client_id=config.mqtt.client_id or default_client_id(config.mqtt.base_topic),
             on_connection=lambda up: self._report("connected" if up else "disconnected"),
         )
         self._sources = sources_from_config(config)

@@ -29,10 +29,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from econnect_bridge.app import engine_client, mqtt_settings
+from econnect_bridge.app import engine_client
 from econnect_bridge.client import EconnectClient
-from econnect_bridge.config.model import BridgeConfig
-from econnect_bridge.mqtt import MqttSettings, apply_credentials
+from econnect_bridge.config.model import BridgeConfig, MqttConfig
+from econnect_bridge.mqtt import apply_credentials
 from econnect_bridge.sources import sources_from_config
 from econnect_bridge.states import Topics
 from econnect_identities.errors import (
@@ -122,7 +122,7 @@ class _Session:
     payloads: dict[str, bytes] = field(default_factory=dict)
 
 
-def _new_session(settings: MqttSettings) -> _Session:
+def _new_session(settings: MqttConfig) -> _Session:
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=f"{DETECTOR}-{secrets.token_hex(4)}",
@@ -169,7 +169,7 @@ def _message_handler(session: _Session) -> Callable[..., None]:
     return on_message
 
 
-def _connect_fix(settings: MqttSettings, err: BaseException | ReasonCode) -> str:
+def _connect_fix(settings: MqttConfig, err: BaseException | ReasonCode) -> str:
     """Say what to change for each way a broker connection fails."""
     text = str(err).lower()
     where = f"mqtt.host ({settings.host}) and mqtt.port ({settings.port})"
@@ -193,7 +193,7 @@ def _connect_fix(settings: MqttSettings, err: BaseException | ReasonCode) -> str
 
 
 @contextmanager
-def _broker_session(settings: MqttSettings, found: list[Finding]) -> Iterator[_Session | None]:
+def _broker_session(settings: MqttConfig, found: list[Finding]) -> Iterator[_Session | None]:
     """Connect once for all broker checks; yield None (after a FAIL finding) when impossible."""
     session = _new_session(settings)
     where = f"{settings.host}:{settings.port}"
@@ -213,7 +213,7 @@ def _broker_session(settings: MqttSettings, found: list[Finding]) -> Iterator[_S
 
 
 def _after_connack(
-    session: _Session, settings: MqttSettings, where: str, found: list[Finding]
+    session: _Session, settings: MqttConfig, where: str, found: list[Finding]
 ) -> _Session | None:
     if not session.connected.wait(ROUND_TRIP_TIMEOUT):
         detail = f"{where} accepted TCP but sent no CONNACK in {ROUND_TRIP_TIMEOUT:.0f} s"
@@ -346,7 +346,7 @@ def _check_availability(session: _Session, topics: Topics, found: list[Finding])
 def check_broker(config: BridgeConfig, options: DoctorOptions) -> list[Finding]:
     """Connect, round-trip on a private topic, then listen to the configured topics."""
     found: list[Finding] = []
-    settings = mqtt_settings(config)
+    settings = config.mqtt
     topics = Topics(config.mqtt.base_topic)
     with _broker_session(settings, found) as session:
         if session is None:

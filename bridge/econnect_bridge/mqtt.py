@@ -15,7 +15,6 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -24,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from econnect_bridge.config.model import MqttConfig
 from econnect_bridge.messages import Incoming, topic_matches
 from econnect_identities.errors import strict_tls_advice
 
@@ -36,12 +36,12 @@ __all__ = [  # Incoming lives in messages.py (no paho there); it stays importabl
     "Incoming",
     "MessageHandler",
     "MqttConnection",
-    "MqttSettings",
     "PahoLog",
     "Publisher",
     "apply_credentials",
     "default_client_id",
     "describe_connect_error",
+    "keeps_session",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,39 +78,17 @@ class Publisher(Protocol):
         """Say `offline` and disconnect."""
 
 
-@dataclass(frozen=True, slots=True)
-class MqttSettings:
-    """Everything needed to connect, already validated by the configuration."""
+def keeps_session(settings: MqttConfig) -> bool:
+    """Return whether to ask the broker for a persistent session.
 
-    host: str = "localhost"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    client_id: str | None = None
-    protocol: str = "3.1.1"
-    keepalive: int = 60
-    qos: int = 1
-    tls: bool = False
-    tls_ca_file: str | None = None
-    tls_certfile: str | None = None
-    tls_keyfile: str | None = None
-    tls_insecure: bool = False
-    shared_group: str | None = None
-    persistent_session: bool = True
-    max_queued_messages: int = 1000
-
-    @property
-    def keeps_session(self) -> bool:
-        """Return whether to ask the broker for a persistent session.
-
-        Not with a shared group: Mosquitto keeps an offline member's persistent session in the
-        group's rotation and queues every n-th snapshot for a dead instance. With a clean
-        session a dead member leaves the group, and the live ones get everything.
-        """
-        return self.persistent_session and not self.shared_group
+    Not with a shared group: Mosquitto keeps an offline member's persistent session in the
+    group's rotation and queues every n-th snapshot for a dead instance. With a clean session a
+    dead member leaves the group, and the live ones get everything.
+    """
+    return settings.persistent_session and not settings.shared_group
 
 
-def describe_connect_error(err: BaseException | None, settings: MqttSettings) -> str:
+def describe_connect_error(err: BaseException | None) -> str:
     """Explain a failed connection attempt for the log (never shows a password)."""
     if isinstance(err, ssl.SSLCertVerificationError):
         advice = strict_tls_advice(err.verify_message or str(err))
@@ -133,22 +111,24 @@ def describe_connect_error(err: BaseException | None, settings: MqttSettings) ->
     return f"{type(err).__name__}: {err}"
 
 
-def apply_credentials(client: mqtt.Client, settings: MqttSettings) -> None:
+def apply_credentials(client: mqtt.Client, settings: MqttConfig) -> None:
     """Set the login and TLS of a paho client (the bridge's and `doctor`'s, the same way).
 
     TLS always verifies the broker's certificate (CERT_REQUIRED); there is no fallback to
     plain MQTT. `tls.insecure` only skips the host-name check, as paho defines it.
     """
     if settings.username:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls:
+        password = settings.password.reveal() if settings.password else None
+        client.username_pw_set(settings.username, password)
+    tls = settings.tls
+    if tls.enabled:
         client.tls_set(
-            ca_certs=settings.tls_ca_file,
-            certfile=settings.tls_certfile,
-            keyfile=settings.tls_keyfile,
+            ca_certs=str(tls.ca_file) if tls.ca_file else None,
+            certfile=str(tls.certfile) if tls.certfile else None,
+            keyfile=str(tls.keyfile) if tls.keyfile else None,
             cert_reqs=ssl.CERT_REQUIRED,
         )
-        client.tls_insecure_set(settings.tls_insecure)
+        client.tls_insecure_set(tls.insecure)
 
 
 class PahoLog(logging.LoggerAdapter[logging.Logger]):
@@ -183,13 +163,19 @@ class MqttConnection:
 
     def __init__(
         self,
-        settings: MqttSettings,
+        settings: MqttConfig,
         *,
         availability_topic: str,
-        client_id: str,
+        client_id: str | None = None,
         on_connection: ConnectionListener = lambda _up: None,
     ) -> None:
+        """Connect as the `mqtt` section says; `client_id` overrides `mqtt.client_id`.
+
+        Without either, the id is `default_client_id(mqtt.base_topic)`: stable across
+        restarts, as a persistent session needs.
+        """
         self._settings = settings
+        client_id = client_id or settings.client_id or default_client_id(settings.base_topic)
         self._availability = availability_topic
         self._on_connection = on_connection
         self._routes: list[tuple[str, str, MessageHandler]] = []  # (filter, subscribed as, handler)
@@ -221,7 +207,7 @@ class MqttConnection:
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else not s.keeps_session,
+            clean_session=None if v5 else not keeps_session(s),
         )
         client.suppress_exceptions = True  # an escaped exception must never kill the loop
         # paho's own log (packet types, flags, topics and sizes; never payloads or passwords)
@@ -249,12 +235,12 @@ class MqttConnection:
         if s.protocol == "5":
             # MQTT 5 keeps the session on the broker only when asked to, for a bounded time.
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY if s.keeps_session else 0
+            properties.SessionExpiryInterval = SESSION_EXPIRY if keeps_session(s) else 0
             self._client.connect_async(
                 s.host,
                 s.port,
                 keepalive=s.keepalive,
-                clean_start=not s.keeps_session,
+                clean_start=not keeps_session(s),
                 properties=properties,
             )
         else:
@@ -396,7 +382,7 @@ class MqttConnection:
                 return
             self.last_connect_error = None
             self.connections += 1
-            if self.connections > 1 and self._settings.keeps_session:
+            if self.connections > 1 and keeps_session(self._settings):
                 if getattr(flags, "session_present", False):
                     _LOGGER.info("The broker kept our session: queued snapshots follow")
                 else:
@@ -432,7 +418,7 @@ class MqttConnection:
         try:
             err = sys.exc_info()[1]
             self.connect_failures += 1
-            reason = describe_connect_error(err, self._settings)
+            reason = describe_connect_error(err)
             if reason != self.last_connect_error:
                 _LOGGER.error(
                     "Cannot connect to the MQTT broker %s:%s: %s (retrying)",

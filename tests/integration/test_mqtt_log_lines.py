@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from econnect_bridge.mqtt import MqttConnection, MqttSettings
+from econnect_bridge.config import config_from_dict
+from econnect_bridge.mqtt import MqttConnection
 from tests.support.mosquitto import MosquittoBroker
 
 
@@ -31,7 +32,13 @@ def test_a_broker_outage_is_one_bridge_line_each_way_and_no_paho_errors(
     with MosquittoBroker(start=True) as broker:
         host, port = broker.address
         connection = MqttConnection(
-            MqttSettings(host=host, port=port),
+            config_from_dict(
+                {
+                    "api": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"},
+                    "mqtt": {"host": host, "port": port},
+                    "cameras": [{"name": "cam", "topic": "cams/{camera}"}],
+                }
+            ).mqtt,
             availability_topic="t/availability",
             client_id="log-test",
         )

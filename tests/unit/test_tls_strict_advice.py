@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from econnect_bridge.config import config_from_dict
+from econnect_bridge.config.model import MqttConfig
 from econnect_bridge.doctor import _connect_fix, _engine_fix
-from econnect_bridge.mqtt import MqttSettings, describe_connect_error
+from econnect_bridge.mqtt import describe_connect_error
 from econnect_identities.errors import (
     STRICT_FAULTS,
     STRICT_TLS_DOCS,
@@ -105,25 +107,30 @@ def test_the_docs_anchor_exists() -> None:
     assert f'<a id="{anchor}"></a>' in (ROOT / path).read_text(encoding="utf-8")
 
 
+def _mqtt(**tls: object) -> MqttConfig:
+    """The `mqtt` section of a configuration with TLS on."""
+    data = {
+        "api": {"url": "https://engine.example", "username": "u", "password": "p"},
+        "mqtt": {"tls": {"enabled": True, **tls}},
+        "cameras": [{"name": "cam", "topic": "cams/{camera}"}],
+    }
+    return config_from_dict(data).mqtt
+
+
 def test_mqtt_log_line_for_a_strict_failure() -> None:
-    settings = MqttSettings(tls=True, tls_ca_file="/ca.pem")
-    said = describe_connect_error(
-        verification_error("Missing Subject Key Identifier", 86), settings
-    )
+    said = describe_connect_error(verification_error("Missing Subject Key Identifier", 86))
     assert said.startswith("the broker's TLS certificate was refused: certificate verify failed")
     assert "subjectKeyIdentifier=hash" in said
     assert STRICT_TLS_DOCS in said
     assert "never falls back to unencrypted MQTT" in said
     assert "set mqtt.tls.ca_file" not in said
-    other = describe_connect_error(
-        verification_error("unable to get local issuer certificate"), settings
-    )
+    other = describe_connect_error(verification_error("unable to get local issuer certificate"))
     assert "not trusted" in other
     assert "mqtt.tls.ca_file" in other
 
 
 def test_doctor_broker_fix_for_a_strict_failure() -> None:
-    settings = MqttSettings(tls=True)
+    settings = _mqtt()
     fix = _connect_fix(settings, verification_error("CA cert does not include key usage extension"))
     assert "keyUsage=critical,keyCertSign,cRLSign" in fix
     assert STRICT_TLS_DOCS in fix

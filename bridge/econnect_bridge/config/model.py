@@ -92,7 +92,9 @@ class MqttConfig:
     """The MQTT broker connection and topics (section ``mqtt``).
 
     `port` is already resolved (8883 with TLS, else 1883, when not given). `client_id` None
-    means "let the MQTT module make one per run".
+    means the MQTT adapter's stable default (host name and base topic), the same at every
+    start, as a persistent session needs. The MQTT adapter reads this section as it is: the
+    keys are declared once, in the schema, and typed once, here.
     """
 
     host: str
