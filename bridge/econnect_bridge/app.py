@@ -36,7 +36,7 @@ from econnect_bridge.statebook import BookSettings, StateBook
 from econnect_bridge.states import Topics
 from econnect_identities.annotate import pillow_available
 from econnect_identities.errors import EconnectError
-from econnect_identities.naming import slugify
+from econnect_identities.naming import CameraSlugs, slugify
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(names)), dynamic
 
 
-def discovery_context(config: BridgeConfig) -> DiscoveryContext:
+def discovery_context(config: BridgeConfig, slugs: CameraSlugs) -> DiscoveryContext:
     """The cameras, tags and persons known at start, for the discovery announcer."""
     ha = config.homeassistant
     return DiscoveryContext(
@@ -112,6 +112,7 @@ def discovery_context(config: BridgeConfig) -> DiscoveryContext:
         persons=ha.persons,
         annotated=config.publish.annotated_snapshot,
         retain=True,
+        slugs=slugs,
     )
 
 
@@ -146,20 +147,21 @@ class BridgeApp:
 
     def __init__(self, config: BridgeConfig, *, client: EconnectClient | None = None) -> None:
         self.config = config
-        self.topics = Topics(config.mqtt.base_topic)
+        self.topics = Topics(config.mqtt.base_topic, CameraSlugs(fixed_cameras(config)[0]))
         self.client = client or engine_client(config)
         self._stopping = threading.Event()
+        self._sources = sources_from_config(config)
         self.mqtt = MqttConnection(
             config.mqtt,
             availability_topic=self.topics.availability(),
             on_connection=lambda up: self._report("connected" if up else "disconnected"),
+            max_payload=max((s.payload.max_bytes for s in self._sources), default=None),
         )
-        self._sources = sources_from_config(config)
         self.pipeline = self._pipeline(config)
         self.pipeline.add_sampler(partial(connection_sample, self.mqtt))
         ha = config.homeassistant
         self.announcer = DiscoveryAnnouncer(
-            context=discovery_context(config),
+            context=discovery_context(config, self.topics.slugs),
             publisher=self.mqtt,
             first_states=self.pipeline.publish_initial_states,
             dynamic=fixed_cameras(config)[1],
@@ -208,9 +210,8 @@ class BridgeApp:
     def start(self) -> None:
         """Subscribe, connect and start the workers; returns at once (see `wait_ready`)."""
         for source in self._sources:
-            self.mqtt.subscribe(
-                source.subscription, partial(self._on_snapshot, source), shared=True
-            )
+            handler = partial(self._on_snapshot, source)
+            self.mqtt.subscribe(source.subscription, handler, shared=True, ack_on_outcome=True)
         for topic_filter in self.retained.filters:
             self.mqtt.subscribe(topic_filter, self.retained.add, shared=False)
         ha = self.config.homeassistant

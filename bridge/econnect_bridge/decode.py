@@ -13,7 +13,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from econnect_bridge.cameras import CameraDirectory
+from econnect_bridge.cameras import BlankCameraNameError, CameraDirectory
 from econnect_bridge.dedupe import RedeliveryFilter
 from econnect_bridge.intake import Arrival, Inbox
 from econnect_bridge.reporting import Reporter
@@ -70,17 +70,29 @@ class Decoder:
                 )
 
     def offer(self, arrival: Arrival) -> Snapshot | None:
-        """Decode one arrival and queue its snapshot; return it (None when refused)."""
+        """Decode one arrival and queue its snapshot; return it (None when refused).
+
+        A refused message is acknowledged here (its error event is out); a queued one travels
+        with its acknowledgement, and one it replaces is acknowledged as superseded.
+        """
         message = arrival.message
         if not arrival.oversize and self._dedupe.is_redelivery(message):
             self._reporter.count("redeliveries_skipped")
+            message.ack()
             return None
         camera = arrival.source.camera_for(message.topic)
         decoded = self._decode(arrival, camera)
         if decoded is None:
+            message.ack()
             return None
         camera = decoded.camera or camera
-        self._cameras.learn(camera, arrival.source)
+        try:
+            self._cameras.learn(camera, arrival.source)
+        except BlankCameraNameError as err:
+            text = f"snapshot on {message.topic!r} refused: {err}"
+            self._reporter.error(err.code, text, None, message.topic)
+            message.ack()
+            return None
         _LOGGER.debug(
             "%s: snapshot on %s, %d bytes of %s",
             camera,
@@ -95,10 +107,13 @@ class Decoder:
             content_type=decoded.content_type,
             detect_time=decoded.detect_time or datetime.now(UTC),
             received=arrival.received,
+            ack=message.ack,
         )
         min_interval = arrival.source.settings.min_interval
-        if self._queue.offer(snapshot, min_interval=min_interval) is not None:
+        replaced = self._queue.offer(snapshot, min_interval=min_interval)
+        if replaced is not None:
             self._reporter.count("dropped")
+            replaced.ack()
         return snapshot
 
     def _decode(self, arrival: Arrival, camera: str) -> DecodedPayload | None:

@@ -15,6 +15,9 @@ Why it looks like this:
 * Presence binary sensors have no `off_delay`: the bridge publishes OFF itself after its
   timeout, so the retained state is right even after Home Assistant restarts.
 * Names are untrusted; every id and topic level goes through `econnect_identities.naming.slugify`.
+  Camera ids go through the context's `slugs` registry instead (`CameraSlugs`), the one the
+  bridge's topics use, so two cameras whose names slug alike (`Front Door`, `front-door`)
+  get two devices with their own unique ids and state topics, not one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from econnect_identities import entities
 from econnect_identities.entities import EntityRow, Scope
 from econnect_identities.naming import (
     EVENT_TYPES,
+    CameraSlugs,
     EntityKind,
     camera_unique_id,
     health_unique_id,
@@ -140,6 +144,8 @@ class DiscoveryContext:
     `tags` and `persons` are pre-created so that automations can refer to them before the
     first sighting. `retain` keeps the configs on the broker so entities survive a Home
     Assistant restart without a re-announce. `support_url` is sent in `origin` when set.
+    `slugs` names the cameras; the bridge passes the registry its topics use (shared, so it is
+    left out of comparisons: equal contexts sharing one registry give equal messages).
     """
 
     node_id: str = DEFAULT_NODE_ID
@@ -152,6 +158,7 @@ class DiscoveryContext:
     annotated: bool = False
     retain: bool = True
     support_url: str | None = None
+    slugs: CameraSlugs = field(default_factory=CameraSlugs, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_topic_prefix(self.discovery_prefix, "discovery prefix")
@@ -165,7 +172,7 @@ class DiscoveryContext:
     @property
     def topics(self) -> Topics:
         """The contract's topics under this context's base topic."""
-        return Topics(self.base_topic)
+        return Topics(self.base_topic, self.slugs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +222,7 @@ def bridge_device(ctx: DiscoveryContext) -> dict[str, Any]:
 def camera_device(ctx: DiscoveryContext, camera: str) -> dict[str, Any]:
     """A camera's device, linked to the bridge so the device page shows where it comes from."""
     return {
-        "identifiers": [f"{ctx.node}_{slugify(camera)}"],
+        "identifiers": [f"{ctx.node}_{ctx.slugs.slug(camera)}"],
         "name": pretty_name(camera),
         "manufacturer": MANUFACTURER,
         "model": "Camera",
@@ -240,14 +247,14 @@ def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
     elif spec.scope == "camera":
         if spec.source == "image" and not ctx.annotated:
             return
-        for camera in _unique(ctx.cameras):
-            unique_id = camera_unique_id(ctx.node, camera, kind)
+        for camera, slug in _cameras(ctx):
+            unique_id = camera_unique_id(ctx.node, camera, kind, slug=slug)
             device = camera_device(ctx, camera)
             yield _Target(unique_id, kind.name, device, _source_topic(spec, ctx, camera))
     elif spec.scope == "camera_tag":
-        for camera in _unique(ctx.cameras):
+        for camera, slug in _cameras(ctx):
             for tag in _unique(ctx.tags):
-                unique_id = f"{camera_unique_id(ctx.node, camera, kind)}_{slugify(tag)}"
+                unique_id = f"{camera_unique_id(ctx.node, camera, kind, slug=slug)}_{slugify(tag)}"
                 name = kind.name.format(name=tag)
                 device = camera_device(ctx, camera)
                 state = topics.camera_state(camera)
@@ -259,6 +266,11 @@ def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
             name = kind.name.format(name=subject)
             state = topics.subject_state(spec.scope, subject)
             yield _Target(unique_id, name, bridge_device(ctx), state)
+
+
+def _cameras(ctx: DiscoveryContext) -> list[tuple[str, str]]:
+    """Each distinct camera name with its slug, claimed in the context's order if new."""
+    return [(camera, ctx.slugs.slug(camera)) for camera in dict.fromkeys(ctx.cameras)]
 
 
 def _unique(names: Iterable[str]) -> Iterator[str]:

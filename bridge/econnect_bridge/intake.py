@@ -11,6 +11,7 @@ error events belong to the decode stage (`decode.py`), on its own thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -65,17 +66,18 @@ class Inbox:
         self._cond = threading.Condition()
         self._closed = False
 
-    def put(self, arrival: Arrival) -> int:
-        """Add an arrival; return how many older ones were dropped to make room."""
+    def put(self, arrival: Arrival) -> list[Arrival]:
+        """Add an arrival; return the older ones dropped to make room."""
         with self._cond:
             self._items.append(arrival)
             self._bytes += arrival.size
-            dropped = 0
+            dropped: list[Arrival] = []
             while len(self._items) > 1 and (
                 len(self._items) > self._max_messages or self._bytes > self._max_bytes
             ):
-                self._bytes -= self._items.popleft().size
-                dropped += 1
+                oldest = self._items.popleft()
+                self._bytes -= oldest.size
+                dropped.append(oldest)
             self._cond.notify()
             return dropped
 
@@ -132,18 +134,22 @@ class Intake:
         """Queue a message for decoding; never blocks, never raises."""
         if self._own_output and is_own_output(message.topic, self._own_output):
             self._skip_own_output(message.topic)
+            message.ack()
             return
         if message.retain and self._skip_retained:
             self._reporter.count("skipped_retained")
+            message.ack()
             return
         self._reporter.count("received")
         size = len(message.payload)
         oversize = size if size > source.payload.max_bytes else 0
         if oversize:
-            message = Incoming(message.topic, b"", message.retain, message.qos, message.dup)
+            message = dataclasses.replace(message, payload=b"")
         dropped = self._inbox.put(Arrival(source, message, self._clock(), oversize))
         if dropped:
-            self._reporter.count("dropped", dropped)
+            self._reporter.count("dropped", len(dropped))
+            for arrival in dropped:
+                arrival.message.ack()  # superseded: a newer message is in the inbox
 
     def _skip_own_output(self, topic: str) -> None:
         """Count a message the bridge itself published; say so once, at WARNING."""

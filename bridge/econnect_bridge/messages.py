@@ -6,18 +6,31 @@ adapter (`mqtt.py`) turns paho's messages into `Incoming`, so no stage needs pah
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+#: Tell the broker a message is done with (a QoS 1 PUBACK); calling it again does nothing.
+Acknowledge = Callable[[], None]
+
+
+def no_ack() -> None:
+    """The acknowledgement of a message nobody needs to acknowledge (QoS 0, tests, the spool)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """A message as the bridge sees it, detached from paho."""
+    """A message as the bridge sees it, detached from paho.
+
+    `ack` is called once the message's outcome is published, spooled or superseded: until then
+    the broker keeps a QoS 1 message and sends it again after a crash.
+    """
 
     topic: str
     payload: bytes = field(repr=False)
     retain: bool = False
     qos: int = 0
     dup: bool = False  # a QoS 1 redelivery: the broker may have sent it before
+    ack: Acknowledge = field(default=no_ack, repr=False, compare=False)
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:

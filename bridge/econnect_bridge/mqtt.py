@@ -15,6 +15,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -24,7 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from econnect_bridge.config.model import MqttConfig
-from econnect_bridge.messages import Incoming, topic_matches
+from econnect_bridge.messages import Acknowledge, Incoming, no_ack, topic_matches
 from econnect_identities.errors import strict_tls_advice
 
 __all__ = [  # Incoming lives in messages.py (no paho there); it stays importable from here
@@ -47,6 +48,18 @@ __all__ = [  # Incoming lives in messages.py (no paho there); it stays importabl
 _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
+#: MQTT 5 Receive Maximum: QoS 1 messages the broker may send before the bridge acknowledges
+#: them (snapshots are acknowledged when their outcome is out; 3.1.1 has the broker's own cap).
+RECEIVE_MAXIMUM = 2048
+#: At most this many snapshots are held unacknowledged with MQTT 3.1.1, where the broker caps
+#: unacknowledged messages itself (Mosquitto's max_inflight_messages: 20) and sends nothing
+#: more once the cap is reached: past it, a snapshot is acknowledged as it arrives, so that a
+#: busy bridge keeps receiving (it loses the crash protection of those snapshots only).
+HOLD_MQTT_3 = 8
+#: The same with MQTT 5, below the Receive Maximum the bridge announces.
+HOLD_MQTT_5 = RECEIVE_MAXIMUM - 48
+#: Room above a source's largest payload in MQTT 5's Maximum Packet Size (topic, properties).
+PACKET_HEADROOM = 64 * 1024
 #: At most this many topics remember their route (cameras x labels, in practice).
 ROUTE_CACHE = 4096
 #: MQTT 5 session expiry (s) for persistent sessions: a bridge down longer starts afresh.
@@ -63,6 +76,16 @@ MessageHandler = Callable[[Incoming], None]
 ConnectionListener = Callable[[bool], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A subscription: its filter, the filter as subscribed, its handler, when to acknowledge."""
+
+    topic_filter: str
+    subscribed_as: str
+    handler: MessageHandler
+    ack_on_outcome: bool = False
+
+
 class Publisher(Protocol):
     """What the pipeline needs from a broker connection (the 3-method boundary)."""
 
@@ -71,7 +94,14 @@ class Publisher(Protocol):
     ) -> bool:
         """Queue a message; return False when it could not be queued."""
 
-    def subscribe(self, topic_filter: str, handler: MessageHandler, *, shared: bool) -> None:
+    def subscribe(
+        self,
+        topic_filter: str,
+        handler: MessageHandler,
+        *,
+        shared: bool,
+        ack_on_outcome: bool = False,
+    ) -> None:
         """Route messages matching `topic_filter` to `handler` (kept across reconnects)."""
 
     def stop(self) -> None:
@@ -152,6 +182,13 @@ class PahoLog(logging.LoggerAdapter[logging.Logger]):
         return self.logger.isEnabledFor(logging.DEBUG) or level >= logging.ERROR
 
 
+def _fix_for(refusal: ReasonCode) -> str:
+    """Say what to change when the broker refuses the connection."""
+    if "protocol" in str(refusal).lower():
+        return "this broker does not speak MQTT 5: set mqtt.protocol: '3.1.1'"
+    return "check mqtt.username, mqtt.password and the broker's ACL"
+
+
 def default_client_id(base_topic: str) -> str:
     """Return a client id that is stable across restarts (persistent sessions need that)."""
     host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
@@ -168,18 +205,26 @@ class MqttConnection:
         availability_topic: str,
         client_id: str | None = None,
         on_connection: ConnectionListener = lambda _up: None,
+        max_payload: int | None = None,
     ) -> None:
         """Connect as the `mqtt` section says; `client_id` overrides `mqtt.client_id`.
 
         Without either, the id is `default_client_id(mqtt.base_topic)`: stable across
-        restarts, as a persistent session needs.
+        restarts, as a persistent session needs. `max_payload` is the largest payload any
+        subscription accepts: with MQTT 5 the broker is told not to send larger packets.
         """
         self._settings = settings
+        self._max_payload = max_payload
+        self._manual_ack = settings.acknowledge == "outcome"
+        self._hold_cap = HOLD_MQTT_5 if settings.protocol == "5" else HOLD_MQTT_3
+        self._held = 0  # deferred acknowledgements not yet sent
+        self._held_lock = threading.Lock()
+        self.acked_on_arrival = 0  # snapshots acknowledged at once because the cap was reached
         client_id = client_id or settings.client_id or default_client_id(settings.base_topic)
         self._availability = availability_topic
         self._on_connection = on_connection
-        self._routes: list[tuple[str, str, MessageHandler]] = []  # (filter, subscribed as, handler)
-        self._route_cache: dict[str, MessageHandler | None] = {}
+        self._routes: list[_Route] = []
+        self._route_cache: dict[str, _Route | None] = {}
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.ready = threading.Event()  # connected AND every subscription acknowledged
@@ -206,6 +251,7 @@ class MqttConnection:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
+            manual_ack=self._manual_ack,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else not keeps_session(s),
         )
@@ -236,6 +282,11 @@ class MqttConnection:
             # MQTT 5 keeps the session on the broker only when asked to, for a bounded time.
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = SESSION_EXPIRY if keeps_session(s) else 0
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            if self._max_payload is not None:
+                # The broker drops a larger message for us instead of sending it: it never
+                # reaches the bridge's memory (nor its counters; Mosquitto logs it).
+                properties.MaximumPacketSize = self._max_payload + PACKET_HEADROOM
             self._client.connect_async(
                 s.host,
                 s.port,
@@ -251,17 +302,29 @@ class MqttConnection:
         """Block until connected and subscribed (or timeout); used at start-up and by tests."""
         return self.ready.wait(timeout)
 
-    def subscribe(self, topic_filter: str, handler: MessageHandler, *, shared: bool) -> None:
-        """Register a route; it is (re)subscribed on every connect."""
+    def subscribe(
+        self,
+        topic_filter: str,
+        handler: MessageHandler,
+        *,
+        shared: bool,
+        ack_on_outcome: bool = False,
+    ) -> None:
+        """Register a route; it is (re)subscribed on every connect.
+
+        With `ack_on_outcome` (snapshot sources), a QoS 1 message is acknowledged only when
+        the handler's pipeline calls `Incoming.ack` (if `mqtt.acknowledge` is `outcome`);
+        every other message is acknowledged as it arrives.
+        """
         group = self._settings.shared_group
         as_subscribed = f"$share/{group}/{topic_filter}" if shared and group else topic_filter
         with self._lock:
-            self._routes.append((topic_filter, as_subscribed, handler))
+            self._routes.append(_Route(topic_filter, as_subscribed, handler, ack_on_outcome))
             self._route_cache = {}
         if self.connected.is_set():
             self._client.subscribe(as_subscribed, qos=self._settings.qos)
 
-    def _route_for(self, topic: str) -> MessageHandler | None:
+    def _route_for(self, topic: str) -> _Route | None:
         """Return the handler of the first route matching `topic` (cached per topic).
 
         paho's `topic_matches_sub` builds a matcher tree per call: at thousands of messages a
@@ -272,17 +335,46 @@ class MqttConnection:
             return cache[topic]
         with self._lock:
             routes = list(self._routes)
-        handler = next((h for f, _s, h in routes if topic_matches(f, topic)), None)
+        route = next((r for r in routes if topic_matches(r.topic_filter, topic)), None)
         if len(cache) >= ROUTE_CACHE:
             cache.clear()
-        cache[topic] = handler
-        return handler
+        cache[topic] = route
+        return route
+
+    def _acknowledger(self, mid: int, qos: int) -> Acknowledge:
+        """Return the once-only acknowledgement of message `mid` on this connection.
+
+        A message id means something only on the connection it came on: after a reconnect
+        the broker sends an unacknowledged message again (with DUP), and that copy is the one
+        to acknowledge, so an acknowledgement from before is dropped.
+        """
+        if qos == 0:
+            return no_ack
+        with self._held_lock:
+            if self._held >= self._hold_cap:
+                self.acked_on_arrival += 1
+                self._client.ack(mid, qos)
+                return no_ack
+            self._held += 1
+        connection = self.connections
+        sent = threading.Event()
+
+        def ack() -> None:
+            if sent.is_set():
+                return
+            sent.set()
+            with self._held_lock:
+                self._held -= 1
+            if self.connections == connection and self.connected.is_set():
+                self._client.ack(mid, qos)
+
+        return ack
 
     def unsubscribe(self, topic_filter: str) -> None:
         """Drop the routes of `topic_filter`; it is not subscribed again on reconnect."""
         with self._lock:
-            gone = {sub for f, sub, _h in self._routes if f == topic_filter}
-            self._routes = [route for route in self._routes if route[0] != topic_filter]
+            gone = {r.subscribed_as for r in self._routes if r.topic_filter == topic_filter}
+            self._routes = [r for r in self._routes if r.topic_filter != topic_filter]
             self._route_cache = {}
         if self.connected.is_set():
             for sub in gone:
@@ -375,9 +467,9 @@ class MqttConnection:
             if reason_code.is_failure:
                 self.last_connect_error = f"refused by the broker: {reason_code}"
                 _LOGGER.error(
-                    "MQTT broker refused the connection: %s (check mqtt.username, "
-                    "mqtt.password and the broker's ACL)",
+                    "MQTT broker refused the connection: %s (%s)",
                     reason_code,
+                    _fix_for(reason_code),
                 )
                 return
             self.last_connect_error = None
@@ -393,7 +485,7 @@ class MqttConnection:
                     )
             client.publish(self._availability, ONLINE, qos=1, retain=True)
             with self._lock:
-                subscriptions = sorted({sub for _f, sub, _h in self._routes})
+                subscriptions = sorted({r.subscribed_as for r in self._routes})
                 self._pending_subacks = set()
                 for sub in subscriptions:
                     _rc, mid = client.subscribe(sub, qos=self._settings.qos)
@@ -504,10 +596,13 @@ class MqttConnection:
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             topic = msg.topic  # decoded from bytes at each access: once
-            handler = self._route_for(topic)
-            if handler is not None:
-                handler(
-                    Incoming(topic, bytes(msg.payload), bool(msg.retain), msg.qos, bool(msg.dup))
-                )
+            route = self._route_for(topic)
+            deferred = route is not None and route.ack_on_outcome and self._manual_ack
+            ack = self._acknowledger(msg.mid, msg.qos) if deferred else no_ack
+            if self._manual_ack and not deferred and msg.qos > 0:
+                self._client.ack(msg.mid, msg.qos)
+            if route is not None:
+                payload = bytes(msg.payload)
+                route.handler(Incoming(topic, payload, bool(msg.retain), msg.qos, msg.dup, ack))
         except Exception:
             _LOGGER.exception("error while receiving a message on %s", msg.topic)

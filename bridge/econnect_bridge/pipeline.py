@@ -98,7 +98,7 @@ class Pipeline:
         self.queue = SnapshotQueue(clock=clock)
         self._reporter = Reporter(publisher, topics, retain_state=retain_state, clock=clock)
         self._reporter.add_sampler(self._sample)
-        self._cameras = CameraDirectory(sources, on_new_camera)
+        self._cameras = CameraDirectory(sources, on_new_camera, slugs=topics.slugs)
         self.inbox = Inbox()
         self._intake = Intake(
             inbox=self.inbox,
@@ -241,6 +241,7 @@ class Pipeline:
                 left += 1
                 error = ShuttingDownError("the bridge stopped before sending it")
                 self._delivery.lose(snapshot, error)
+            snapshot.ack()
         self.queue.close()
         deadline = time.monotonic() + timeout
         self._pool.join(deadline)

@@ -73,7 +73,9 @@ class Recovered:
     """The states read back from the broker, before reconciling them with the clocks.
 
     `cameras` is keyed by camera slug (the topic level; the payload carries no other name),
-    `subjects` by (kind, slug). `ignored` counts the messages that were skipped.
+    `subjects` by (kind, slug). `ignored` counts the messages that were skipped. A camera slug
+    may be a suffixed one (`econnect_identities.naming.CameraSlugs`): the state book hands
+    them to the camera registry, which gives a name its suffixed slug again if it had it.
     """
 
     cameras: Mapping[str, CameraState] = field(default_factory=dict)

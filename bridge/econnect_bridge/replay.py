@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from econnect_bridge.cameras import CameraDirectory
+from econnect_bridge.cameras import BlankCameraNameError, CameraDirectory
 from econnect_bridge.delivery import Delivery
 from econnect_bridge.engine_stage import CircuitOpenError, EngineCaller, ShuttingDownError
 from econnect_bridge.reporting import Reporter
@@ -117,7 +117,12 @@ class Replayer:
             self._spool.remove(item.item_id)
             self._lose(item, "spool_orphan", "no configured source for its topic")
             return None
-        self._cameras.learn(snapshot.camera, source, replace=False)
+        try:
+            self._cameras.learn(snapshot.camera, source, replace=False)
+        except BlankCameraNameError as err:  # spooled by an older version
+            self._spool.remove(item.item_id)
+            self._lose(item, err.code, str(err))
+            return None
         try:
             result, latency = self._engine.call_once(snapshot, source)
         except CircuitOpenError:

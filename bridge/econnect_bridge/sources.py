@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from econnect_bridge.config.model import BridgeConfig, CameraConfig, CameraSettings
+from econnect_bridge.messages import Acknowledge, no_ack
 from econnect_identities.payloads import (
     DecodedPayload,
     PayloadError,
@@ -47,6 +48,7 @@ class Snapshot:
     content_type: str
     detect_time: datetime
     received: float = 0.0  # time.monotonic() when the message arrived, for latency figures
+    ack: Acknowledge = field(default=no_ack, repr=False, compare=False)  # see messages.Incoming
 
 
 @dataclass(frozen=True, slots=True)

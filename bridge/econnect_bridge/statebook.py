@@ -14,7 +14,11 @@ cooldown for an unknown face or no face. Only `<base>/events` has one message pe
 At start `restore()` seeds the book with the states read back from the broker
 (`econnect_bridge.recovery`), so a restart keeps what was known and still turns presence OFF on
 time; it publishes states only, never an event. Cameras are keyed by slug inside the book:
-a recovered state names its camera by slug only, and topics are per slug anyway.
+a recovered state names its camera by slug only, and topics are per slug anyway. The slug is
+the one the camera registry (`Topics.slugs`) gives the name, so two cameras whose names slug
+alike keep two states; the slugs recovered are handed to the registry (`CameraSlugs.recall`)
+so that a name which had a suffixed slug before gets it again. A person's or tag's
+`last_camera` holds that slug too, as published.
 """
 
 from __future__ import annotations
@@ -112,12 +116,16 @@ class StateBook:
         nothing was recovered or seen), so the entities exist before the first sighting.
         """
         for camera in cameras:
-            self._cameras.setdefault(slugify(camera), self._blank_camera(camera, now))
+            self._cameras.setdefault(self._slug(camera), self._blank_camera(camera, now))
         cameras_out = [c for c in self._cameras if c not in self._restored]
         subjects_out = [key for key in self._subjects if key not in self._restored]
         return [self._camera_message(c) for c in cameras_out] + [
             self._subject_message(key) for key in subjects_out
         ]
+
+    def _slug(self, camera: str) -> str:
+        """The camera's slug: its key here and its topic level (one registry for all)."""
+        return self._s.topics.camera_slug(camera)
 
     def _blank_camera(self, camera: str, now: datetime) -> CameraState:
         tags = {slugify(tag): False for tag in self._s.tags}
@@ -141,7 +149,7 @@ class StateBook:
         messages += self._sightings([face for face in news if face is not None], sighting)
         self._mark_subjects(result, sighting, now)
         self._update_camera(result, sighting, now)
-        messages.append(self._camera_message(slugify(sighting.camera)))
+        messages.append(self._camera_message(self._slug(sighting.camera)))
         messages += [self._subject_message(key) for key in self._touched_subjects(result)]
         return messages
 
@@ -194,7 +202,7 @@ class StateBook:
         person = face.person
         assert person is not None
         name = person.display_name
-        camera = slugify(sighting.camera)
+        camera = self._slug(sighting.camera)
         self._presence.seen(("person", slugify(name)), now)
         self._touched.add(("person", slugify(name)))
         self._subjects[("person", slugify(name))] = SubjectState(
@@ -202,7 +210,7 @@ class StateBook:
             name,
             presence=True,
             person_id=person.person_id,
-            last_camera=sighting.camera,
+            last_camera=camera,
             last_seen=sighting.detect_time,
             confidence=face.confidence,
         )
@@ -214,7 +222,7 @@ class StateBook:
                 "tag",
                 tag,
                 presence=True,
-                last_camera=sighting.camera,
+                last_camera=camera,
                 last_person=name,
                 last_seen=sighting.detect_time,
             )
@@ -228,7 +236,7 @@ class StateBook:
         return list(dict.fromkeys(keys))
 
     def _update_camera(self, result: RecognitionResult, sighting: Sighting, now: float) -> None:
-        camera = slugify(sighting.camera)
+        camera = self._slug(sighting.camera)
         seen = sighting.detect_time
         previous = self._cameras.get(camera) or self._blank_camera(sighting.camera, seen)
         self._touched.add(camera)
@@ -256,10 +264,12 @@ class StateBook:
                 "quality": best.quality,
                 "last_seen": seen,
             }
-        self._cameras[camera] = self._with_presence(dataclasses.replace(previous, **changes))
+        self._cameras[camera] = self._with_presence(
+            camera, dataclasses.replace(previous, **changes)
+        )
 
-    def _with_presence(self, state: CameraState) -> CameraState:
-        camera = slugify(state.camera)
+    def _with_presence(self, camera: str, state: CameraState) -> CameraState:
+        """`state` with the presence flags of the camera whose slug is `camera`, as they are."""
         names = set(state.tag_presence) | {
             key[2]
             for key in self._presence.active()
@@ -292,6 +302,7 @@ class StateBook:
         """
         if now_wall.tzinfo is None:
             now_wall = now_wall.replace(tzinfo=UTC)
+        self._s.topics.slugs.recall(recovered.cameras)
         cameras = [
             self._restore_camera(state, now_wall, now) for state in recovered.cameras.values()
         ]
@@ -321,7 +332,7 @@ class StateBook:
             self._presence.hold(key, now + left)
 
     def _restore_camera(self, state: CameraState, now_wall: datetime, now: float) -> str:
-        camera = slugify(state.camera)
+        camera = state.camera  # a recovered state's camera is its slug, the topic level
         known = self._window_left(state.known_person, state.last_seen, now_wall)
         self._hold(("known", camera), known, now)
         unknown = self._window_left(state.unknown_face, state.unknown_last_seen, now_wall)
@@ -331,7 +342,7 @@ class StateBook:
             self._hold(("camera_tag", camera, tag), left, now)
         live = self._cameras.get(camera) or self._blank_camera(state.camera, now_wall)
         base = _fill_in(live, state) if camera in self._touched else _adopt(live, state)
-        restored = self._with_presence(base)
+        restored = self._with_presence(camera, base)
         if _flags(restored) != _flags(base):  # something turned OFF: a state of now
             restored = dataclasses.replace(restored, time=now_wall)
         self._cameras[camera] = restored
@@ -369,14 +380,16 @@ class StateBook:
             )
         for camera in cameras:
             state = dataclasses.replace(self._cameras[camera], time=self._wall_clock())
-            self._cameras[camera] = self._with_presence(state)
+            self._cameras[camera] = self._with_presence(camera, state)
         return [self._camera_message(c) for c in sorted(cameras)] + [
             self._subject_message(key) for key in sorted(subjects)
         ]
 
     def _camera_message(self, camera: str) -> Message:
-        payload = encode(camera_state_payload(self._cameras[camera]))
-        return Message(self._s.topics.camera_state(camera), payload, self._s.retain_state)
+        """The retained state of the camera whose slug is `camera`."""
+        payload = encode(camera_state_payload(self._cameras[camera], camera))
+        topic = self._s.topics.camera_state_by_slug(camera)
+        return Message(topic, payload, self._s.retain_state)
 
     def _subject_message(self, key: SubjectKey) -> Message:
         state = self._subjects[key]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from econnect_bridge.metrics import SERIES, BridgeMetrics, Series
 from econnect_identities.events import SCHEMA_VERSION, ordered_tags, utc_iso
 from econnect_identities.models import Outcome
-from econnect_identities.naming import slugify
+from econnect_identities.naming import CameraSlugs, slugify
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -82,16 +82,24 @@ class Topics:
     """Every topic of the MQTT contract under one base topic.
 
     Each method slugs the name it is given, so an untrusted camera, person or tag name can
-    neither add a topic level nor a wildcard.
+    neither add a topic level nor a wildcard. Camera names go through `slugs`, the registry
+    that gives distinct names distinct slugs (`econnect_identities.naming.CameraSlugs`): the
+    bridge builds one, seeded with its configured cameras, and shares it with the camera
+    directory and discovery, so a camera has the same slug in every topic and id.
     """
 
     base: str = DEFAULT_BASE_TOPIC
+    slugs: CameraSlugs = field(default_factory=CameraSlugs, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_topic_prefix(self.base, "base topic")
 
     def _join(self, *levels: str) -> str:
         return "/".join((self.base, *levels))
+
+    def camera_slug(self, camera: str) -> str:
+        """The camera's topic level (claimed in the registry the first time it is asked)."""
+        return self.slugs.slug(camera)
 
     def events(self) -> str:
         """Every recognition event, one per processed snapshot (not retained)."""
@@ -103,7 +111,7 @@ class Topics:
         Home Assistant's event entity reads this topic, so it carries the short visit payload
         (`econnect_identities.events.visit_event`), not the full recognition event.
         """
-        return self._join("cameras", slugify(camera), "events")
+        return self._join("cameras", self.camera_slug(camera), "events")
 
     def person_event(self, person: str) -> str:
         """A known person seen (not retained)."""
@@ -127,7 +135,11 @@ class Topics:
 
     def camera_state(self, camera: str) -> str:
         """One camera's latest result and presence (retained when `retain_state`)."""
-        return self._join("cameras", slugify(camera), "state")
+        return self.camera_state_by_slug(self.camera_slug(camera))
+
+    def camera_state_by_slug(self, slug: str) -> str:
+        """The state topic of the camera whose slug is `slug` (a recovered state knows no name)."""
+        return self._join("cameras", slug, "state")
 
     def person_state(self, person: str) -> str:
         """One person's presence (retained when `retain_state`)."""
@@ -143,7 +155,7 @@ class Topics:
 
     def annotated(self, camera: str) -> str:
         """The last snapshot with faces boxed, as raw JPEG bytes (optional)."""
-        return self._join("cameras", slugify(camera), "annotated")
+        return self._join("cameras", self.camera_slug(camera), "annotated")
 
     def kind_of(self, topic: str) -> str | None:
         """Name the JSON payload kind published on `topic` (None: not JSON or not ours).
@@ -207,7 +219,11 @@ class CameraState:
 
 @dataclass(frozen=True, slots=True)
 class SubjectState:
-    """Presence of one person or one tag, across cameras."""
+    """Presence of one person or one tag, across cameras.
+
+    `last_camera` is the slug of the camera last seen at (what the payload carries); a name
+    given instead is slugged with plain `slugify` when published.
+    """
 
     kind: SubjectKind
     name: str
@@ -223,11 +239,15 @@ class SubjectState:
 HealthState = BridgeMetrics
 
 
-def camera_state_payload(state: CameraState) -> dict[str, Any]:
-    """Build the payload of `<base>/cameras/<camera>/state`."""
+def camera_state_payload(state: CameraState, slug: str | None = None) -> dict[str, Any]:
+    """Build the payload of `<base>/cameras/<camera>/state`.
+
+    `camera` is the camera's slug, the level of its topic: `slug` when given (the registry's,
+    see `Topics.slugs`), else `slugify(state.camera)`.
+    """
     return {
         "schema_version": SCHEMA_VERSION,
-        "camera": slugify(state.camera),
+        "camera": slug or slugify(state.camera),
         "time": utc_iso(state.time),
         "outcome": state.outcome,
         "face_count": state.face_count,

@@ -113,6 +113,7 @@ class WorkerPool:
                 self._reporter.error("internal_error", "unexpected error", snapshot.camera, None)
             finally:
                 self._queue.done(snapshot.camera)
+                snapshot.ack()  # its result, error event or spooled copy is out
 
     def _next(self) -> Snapshot | None:
         """Wait for room on the outgoing path, then for a snapshot; None once closed."""

@@ -2,7 +2,9 @@
 
 Camera, person and tag names come from topics and from the engine, so they are untrusted:
 `slugify` turns any of them into `[a-z0-9_]+`, which can neither add an MQTT topic level nor a
-wildcard, nor break a discovery id. The entity table is shared with the integration so that a
+wildcard, nor break a discovery id. Distinct camera names can slug alike (`Front Door` and
+`front-door`); `CameraSlugs` gives each its own slug, and the bridge uses one for every topic
+level and id of a camera. The entity table is shared with the integration so that a
 user moving between the two finds the same entities with the same names.
 """
 
@@ -10,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 MAX_SLUG = 64
+#: Hex digits of the name's digest a colliding camera slug ends with, shortest first.
+_SUFFIX_LENGTHS = (6, 8, 12, 16)
 
 Platform = Literal["sensor", "binary_sensor", "event", "image"]
 
@@ -31,6 +37,106 @@ def slugify(text: str) -> str:
     if slug:
         return slug
     return "x_" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def is_blank(name: str) -> bool:
+    """Whether `name` shows nothing: empty, or only spaces and invisible characters.
+
+    Such a camera name cannot name a camera to anyone (the engine answers HTTP 400 to such a
+    detector name), so the bridge refuses it rather than slugging it.
+    """
+    return not any(char.isprintable() and not char.isspace() for char in name)
+
+
+class BlankCameraNameError(ValueError):
+    """A snapshot names its camera with nothing visible; `code` is its error event code."""
+
+    code = "blank_camera"
+
+
+def _digest(name: str) -> str:
+    """A stable hex digest of the exact name (same bytes, same digest on every run)."""
+    data = name.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def suffixed_slugs(name: str) -> list[str]:
+    """The slugs `name` may take when its plain slug belongs to another camera, in order.
+
+    The suffix comes from the name itself, not from an order of arrival, so a name gets the
+    same slug on every run; the base is cut so that the whole stays within `MAX_SLUG`.
+    """
+    base, digest = slugify(name), _digest(name)
+    slugs = []
+    for length in _SUFFIX_LENGTHS:
+        cut = base[: MAX_SLUG - length - 1].rstrip("_")
+        slugs.append(f"{cut}_{digest[:length]}")
+    return slugs
+
+
+class CameraSlugs:
+    """One slug per distinct camera name, never shared: topic level, unique and entity id.
+
+    The first name to claim a slug keeps the plain `slugify` form, so a bridge without
+    colliding names is named as it always was; a later, different name whose slug is taken
+    gets `suffixed_slugs(name)`: the plain slug cut to fit plus hex digits of a BLAKE2 digest
+    of the exact name. "First" is made stable across restarts by the claim order the bridge
+    uses: the configured cameras (`configured`, in configuration order) at construction, then
+    cameras learnt at run time in order of arrival. A run-time name's suffix depends on the
+    name only, so two colliding run-time names get the same slugs whatever order they come in
+    after the first. `recall` adds what the previous run left on the broker: a recovered slug
+    that is the suffixed form of a name shows that this name collided then, so it takes that
+    slug again even if it arrives before the name that held the plain slug. Thread-safe: the
+    intake, the workers and the control loop all ask.
+    """
+
+    def __init__(self, configured: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, str] = {}
+        self._taken: set[str] = set()
+        self._recalled: set[str] = set()
+        for name in configured:
+            self.slug(name)
+
+    def slug(self, name: str) -> str:
+        """Return `name`'s slug, claiming one the first time the name is asked for."""
+        with self._lock:
+            slug = self._by_name.get(name)
+            if slug is None:
+                slug = self._by_name[name] = self._choose(name)
+                self._taken.add(slug)
+            return slug
+
+    def recall(self, slugs: Iterable[str]) -> None:
+        """Note the camera slugs a previous run published (its retained states)."""
+        with self._lock:
+            self._recalled.update(slugs)
+
+    def names(self) -> dict[str, str]:
+        """Every name claimed so far and its slug, in order of claim."""
+        with self._lock:
+            return dict(self._by_name)
+
+    def _choose(self, name: str) -> str:
+        plain = slugify(name)
+        suffixed = suffixed_slugs(name)
+        for slug in suffixed:
+            if slug in self._recalled and slug not in self._taken:
+                return slug  # this name collided in the previous run: keep its slug
+        for slug in (plain, *suffixed):
+            if slug not in self._taken:
+                return slug
+        return self._counted(suffixed[-1])
+
+    def _counted(self, slug: str) -> str:
+        """`slug` with a count, for names made up to take every suffix (never by chance)."""
+        count = 2
+        while True:
+            tail = f"_{count}"
+            candidate = slug[: MAX_SLUG - len(tail)] + tail
+            if candidate not in self._taken:
+                return candidate
+            count += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +180,15 @@ EVENT_TYPES = (EVENT_KNOWN, EVENT_UNKNOWN, EVENT_NO_FACE)
 OUTCOME_EVENT_TYPE = {"known": EVENT_KNOWN, "unknown": EVENT_UNKNOWN, "no_face": EVENT_NO_FACE}
 
 
-def camera_unique_id(node_id: str, camera: str, kind: EntityKind) -> str:
-    """Return the unique id of a camera's entity, stable across restarts and renames."""
-    return f"{slugify(node_id)}_{slugify(camera)}_{kind.key}"
+def camera_unique_id(
+    node_id: str, camera: str, kind: EntityKind, *, slug: str | None = None
+) -> str:
+    """Return the unique id of a camera's entity, stable across restarts and renames.
+
+    `slug` is the camera's slug from a `CameraSlugs` registry (the bridge's); without it the
+    plain `slugify(camera)` is used, as the integration does.
+    """
+    return f"{slugify(node_id)}_{slug or slugify(camera)}_{kind.key}"
 
 
 def subject_unique_id(node_id: str, subject: str, kind: EntityKind) -> str:

@@ -117,6 +117,7 @@ api:
 mqtt:
   host: 127.0.0.1
   port: {mosquitto.port}
+  protocol: "3.1.1"  # every payload reaches the bridge (MQTT 5 lets the broker drop oversize)
 cameras:
   - name: fuzz
     topic: fuzz/{{camera}}/snapshot

@@ -592,7 +592,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "localhost",
         1883,
         None,
-        "3.1.1",
+        "5",
     )
     assert (mqtt.base_topic, mqtt.qos, mqtt.keepalive, mqtt.max_queued_messages) == (
         "econnect",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from econnect_bridge.discovery import (
     pretty_name,
     removal_messages,
 )
-from econnect_identities.naming import EVENT_TYPES
+from econnect_bridge.states import Topics
+from econnect_identities.naming import EVENT_TYPES, CameraSlugs
 
 CTX = DiscoveryContext(
     cameras=("front_door", "Garage"),
@@ -268,3 +270,39 @@ def test_the_table_is_well_formed() -> None:
         if spec.kind.platform == "binary_sensor":
             assert (spec.options["payload_on"], spec.options["payload_off"]) == ("ON", "OFF")
         assert not {"state_topic", "unique_id", "name", "device"} & set(spec.options)
+
+
+def test_cameras_whose_names_slug_alike_get_entities_of_their_own() -> None:
+    ctx = DiscoveryContext(cameras=("Front Door", "front-door", "a$b", "a/b/#"))
+    payloads = list(_payloads(ctx).values())
+    ids = [p["unique_id"] for p in payloads]
+    assert len(ids) == len(set(ids))
+    devices = {p["device"]["identifiers"][0] for p in payloads if "via_device" in p["device"]}
+    assert len(devices) == 4
+    states = {p["state_topic"] for p in payloads if p.get("state_topic", "").endswith("/state")}
+    slugs = [ctx.slugs.slug(name) for name in ctx.cameras]
+    assert slugs[0] == "front_door"
+    assert slugs[2] == "a_b"
+    assert states >= {f"econnect/cameras/{slug}/state" for slug in slugs}
+    assert len(set(slugs)) == 4
+    assert all(ID.match(unique_id) for unique_id in ids)
+
+
+def test_discovery_names_cameras_as_the_topics_sharing_its_registry_do() -> None:
+    topics = Topics("econnect")
+    topics.camera_state("front-door")  # learnt first at run time: it holds the plain slug
+    ctx = DiscoveryContext(cameras=("Front Door", "front-door"), slugs=topics.slugs)
+    by_entity = _by_entity(ctx)
+    other = topics.camera_slug("Front Door")
+    assert other != "front_door"
+    assert by_entity[f"sensor.econnect_{other}_last_person"]["state_topic"] == (
+        topics.camera_state("Front Door")
+    )
+    assert by_entity["sensor.econnect_front_door_last_person"]["device"]["name"] == "Front-door"
+
+
+def test_a_context_keeps_its_registry_when_cameras_are_added() -> None:
+    ctx = DiscoveryContext(cameras=("Front Door",))
+    grown = replace(ctx, cameras=(*ctx.cameras, "front-door"))
+    assert grown.slugs is ctx.slugs
+    assert grown == replace(ctx, cameras=grown.cameras, slugs=CameraSlugs())

@@ -136,9 +136,9 @@ def _arrival(source: Source, size: int) -> Arrival:
 def test_the_inbox_drops_the_oldest_past_its_message_bound(tmp_path: Path) -> None:
     source = _source(tmp_path)
     inbox = Inbox(max_messages=2)
-    assert inbox.put(_arrival(source, 1)) == 0
-    assert inbox.put(_arrival(source, 2)) == 0
-    assert inbox.put(_arrival(source, 3)) == 1
+    assert inbox.put(_arrival(source, 1)) == []
+    assert inbox.put(_arrival(source, 2)) == []
+    assert [a.size for a in inbox.put(_arrival(source, 3))] == [1]
     sizes = [a.size for a in inbox.drain()]
     assert sizes == [2, 3]
 
@@ -149,8 +149,8 @@ def test_the_inbox_drops_the_oldest_past_its_byte_bound_but_keeps_the_newest(
     source = _source(tmp_path)
     inbox = Inbox(max_bytes=100)
     inbox.put(_arrival(source, 60))
-    assert inbox.put(_arrival(source, 60)) == 1
-    assert inbox.put(_arrival(source, 500)) == 1  # alone above the bound: still kept
+    assert len(inbox.put(_arrival(source, 60))) == 1
+    assert len(inbox.put(_arrival(source, 500))) == 1  # alone above the bound: still kept
     assert [a.size for a in inbox.drain()] == [500]
 
 
@@ -192,3 +192,72 @@ def test_messages_on_the_bridges_own_topics_are_skipped_and_counted(
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1
     assert "econnect/errors" in warnings[0]
+
+
+class Acks:
+    """Counts the acknowledgements of each message, by topic."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+
+    def message(self, topic: str, payload: bytes = JPEG, **kw: Any) -> Incoming:
+        def ack() -> None:
+            self.count[topic] = self.count.get(topic, 0) + 1
+
+        return Incoming(topic, payload, qos=1, ack=ack, **kw)
+
+
+def test_a_refused_or_skipped_message_is_acknowledged_once(tmp_path: Path) -> None:
+    publisher = Publisher()
+    reporter = Reporter(publisher, Topics("econnect"), retain_state=True)
+    source = _source(tmp_path)
+    inbox = Inbox(max_messages=1)
+    intake = Intake(inbox=inbox, reporter=reporter, own_output=own_filters("econnect"))
+    decoder = Decoder(
+        inbox=inbox,
+        cameras=CameraDirectory((source,)),
+        queue=SnapshotQueue(),
+        dedupe=RedeliveryFilter(),
+        reporter=reporter,
+    )
+    acks = Acks()
+    intake.on_message(source, acks.message("econnect/errors"))  # the bridge's own output
+    intake.on_message(source, acks.message("cams/old", retain=True))  # retained: skipped
+    intake.on_message(source, acks.message("cams/first"))
+    intake.on_message(source, acks.message("cams/bad", b"garbage"))  # pushes cams/first out
+    assert acks.count == {"econnect/errors": 1, "cams/old": 1, "cams/first": 1}
+    arrival = inbox.get(0)
+    assert arrival is not None
+    decoder.offer(arrival)  # not an image: an error event, then the acknowledgement
+    assert acks.count["cams/bad"] == 1
+    assert [e["code"] for e in publisher.errors()] == ["unsupported_payload"]
+
+
+def test_a_queued_snapshot_is_acknowledged_when_superseded_not_before(tmp_path: Path) -> None:
+    intake, decoder, inbox, queue, _, _, source, _ = _stages(tmp_path)
+    acks = Acks()
+    intake.on_message(source, acks.message("cams/a"))
+    first = inbox.get(0)
+    assert first is not None
+    decoder.offer(first)
+    assert acks.count == {}  # waiting for a worker: the broker keeps it until the outcome
+    newer = Incoming("cams/a", JPEG + b"\x00", qos=1)
+    intake.on_message(source, newer)
+    second = inbox.get(0)
+    assert second is not None
+    decoder.offer(second)
+    assert acks.count == {"cams/a": 1}  # superseded by the newer snapshot
+    taken = queue.take(0)
+    assert taken is not None
+    assert taken.image == JPEG + b"\x00"
+
+
+def test_a_redelivery_skipped_is_acknowledged(tmp_path: Path) -> None:
+    intake, decoder, inbox, _, _, reporter, source, _ = _stages(tmp_path)
+    acks = Acks()
+    intake.on_message(source, acks.message("cams/a"))
+    intake.on_message(source, acks.message("cams/a", dup=True))
+    while (arrival := inbox.get(0)) is not None:
+        decoder.offer(arrival)
+    assert reporter.health.redeliveries_skipped == 1
+    assert acks.count == {"cams/a": 1}  # the copy; the first waits for its outcome

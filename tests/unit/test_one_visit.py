@@ -149,3 +149,29 @@ def test_tag_order_is_the_same_in_every_payload() -> None:
     for person in (full["faces"][0]["person"], seen["person"]):
         names = [tag["name"] for tag in person["tags"]]
         assert names == ["Staff", "VIP", "Admin", "VIP"]  # every tag object, in the same order
+
+
+def test_cameras_whose_names_slug_alike_keep_their_own_visits_and_states() -> None:
+    topics = Topics("econnect")  # a registry of its own: the names below collide
+    settings = BookSettings(topics=topics, person_fields=ALL_FIELDS, presence_timeout=60)
+    book = StateBook(settings, wall_clock=lambda: T0)
+    out: list[Message] = []
+    for camera, person in (("Front Door", JANE), ("front-door", BOB)):
+        sighting = Sighting(camera, camera, T0, f"cams/{camera}")
+        out += book.record(RecognitionResult((_face(person),)), sighting, 0.0, cooldown=COOLDOWN)
+    plain, other = topics.camera_slug("Front Door"), topics.camera_slug("front-door")
+    assert plain == "front_door"
+    assert other != plain
+    cameras = [_payload(m) for m in out if m.topic.startswith("econnect/cameras/")]
+    states = {state["camera"]: state for state in cameras if "last_person" in state}
+    assert states[plain]["last_person"] == "Jane Doe"
+    assert states[other]["last_person"] == "Bob Stone"
+    assert _on(out, f"econnect/cameras/{plain}/state")[-1]["camera"] == plain
+    assert len(_on(out, f"econnect/cameras/{other}/events")) == 1
+    assert _on(out, topics.person_state("Bob Stone"))[-1]["last_camera"] == other
+    assert _on(out, topics.person_state("Jane Doe"))[-1]["last_camera"] == plain
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(message.payload)
+    return decoded

@@ -203,3 +203,18 @@ def test_unreadable_payloads_are_error_events(tmp_path: Path) -> None:
     codes = [e["code"] for e in publisher.on("econnect/errors")]
     assert codes == ["bad_json", "bad_json", "empty_payload", "unsupported_payload", "too_large"]
     assert dataclasses.asdict(pipeline.health)["errors"] == 5
+
+
+def test_a_snapshot_is_acknowledged_once_its_result_is_out(tmp_path: Path) -> None:
+    pipeline, _engine, publisher, source = _pipeline(tmp_path)
+    acked: list[int] = []
+    message = Incoming("cams/a", JPEG, qos=1, ack=lambda: acked.append(len(publisher.messages)))
+    pipeline.start()
+    try:
+        pipeline.on_message(source, message)
+        assert _wait(lambda: acked)
+    finally:
+        pipeline.stop(1)
+    assert len(acked) == 1
+    events_before_ack = [t for t, _ in publisher.messages[: acked[0]] if t == "econnect/events"]
+    assert events_before_ack  # the result was published before the broker was told

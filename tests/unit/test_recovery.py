@@ -39,9 +39,9 @@ STATE_KINDS = {"camera_state", "person_state", "tag_state"}
 Broker = dict[str, bytes]
 
 
-def _book(wall: datetime = SEEN) -> StateBook:
+def _book(wall: datetime = SEEN, topics: Topics | None = None) -> StateBook:
     settings = BookSettings(
-        topics=TOPICS,
+        topics=topics or Topics("econnect"),  # each process has its own camera registry
         person_fields=frozenset({"name"}),
         presence_timeout=TIMEOUT,
         persons=("Carol White", "Bob Stone"),
@@ -362,3 +362,30 @@ def test_delivery_restore_publishes_what_the_book_returns() -> None:
     delivery.initial(("front_door", "garage"))
     announced = {t for t, _, _ in publisher.sent[sent:]}
     assert announced == {TOPICS.person_state("Bob Stone")}
+
+
+def _colliding_run() -> tuple[Broker, dict[str, str]]:
+    """A first run that saw Carol at `Front Door`, then `front-door` (it got a suffix)."""
+    topics = Topics("econnect")
+    book = _book(topics=topics)
+    broker: Broker = {}
+    for camera in ("Front Door", "front-door"):
+        sighting = Sighting(camera=camera, detector_name=camera, detect_time=SEEN)
+        faces = (_face(),) if camera == "Front Door" else ()
+        _retain(broker, book.record(RecognitionResult(faces), sighting, 5.0, cooldown=30))
+    return broker, topics.slugs.names()
+
+
+def test_a_camera_that_had_a_suffixed_slug_gets_it_back_even_if_it_comes_first() -> None:
+    broker, before = _colliding_run()
+    assert before["Front Door"] == "front_door" != before["front-door"]
+    book, restored = _restart(broker, after=3.0)
+    assert {m.topic for m in restored} >= {TOPICS.camera_state_by_slug(s) for s in before.values()}
+    sighting = Sighting(camera="front-door", detector_name="x", detect_time=SEEN)
+    messages = book.record(RecognitionResult(()), sighting, 1001.0, cooldown=30)
+    other = _payload(messages, TOPICS.camera_state_by_slug(before["front-door"]))
+    assert other["last_person"] is None
+    book.initial(("Front Door",), SEEN)
+    sighting = Sighting(camera="Front Door", detector_name="x", detect_time=SEEN)
+    messages = book.record(RecognitionResult(()), sighting, 1002.0, cooldown=30)
+    assert _payload(messages, CAMERA)["last_person"] == "Carol White"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from econnect_bridge.states import (
+    KIND_CAMERA_STATE,
     CameraState,
     HealthState,
     SubjectState,
@@ -28,7 +29,8 @@ HOSTILE = ["a/b", "+", "#", "front door", "José", "🚗 garage", "../x", "a\0b"
 def test_topics_of_the_contract() -> None:
     topics = Topics()
     assert topics.events() == "econnect/events"
-    assert topics.camera_events("Front Door") == "econnect/cameras/front_door/events"
+    # A fresh registry: in `topics`, `front_door` below is another camera than `Front Door`.
+    assert Topics().camera_events("Front Door") == "econnect/cameras/front_door/events"
     assert topics.person_event("Jane Doe") == "econnect/persons/jane_doe"
     assert topics.tag_event("VIP") == "econnect/tags/vip"
     assert topics.errors() == "econnect/errors"
@@ -235,3 +237,21 @@ def test_states_are_frozen() -> None:
     state = CameraState("c", time=T0)
     with pytest.raises(AttributeError):
         state.face_count = 3  # type: ignore[misc]
+
+
+def test_cameras_whose_names_slug_alike_get_topics_of_their_own() -> None:
+    topics = Topics()
+    first, second = topics.camera_state("Front Door"), topics.camera_state("front-door")
+    assert first == "econnect/cameras/front_door/state"
+    assert second != first
+    slug = topics.camera_slug("front-door")
+    assert second == topics.camera_state_by_slug(slug)
+    assert topics.camera_events("front-door") == f"econnect/cameras/{slug}/events"
+    assert topics.annotated("front-door") == f"econnect/cameras/{slug}/annotated"
+    assert topics.kind_of(second) == KIND_CAMERA_STATE
+
+
+def test_the_camera_state_payload_names_the_slug_it_is_given() -> None:
+    state = CameraState(camera="front-door", time=T0)
+    assert camera_state_payload(state)["camera"] == "front_door"
+    assert camera_state_payload(state, "front_door_abc123")["camera"] == "front_door_abc123"

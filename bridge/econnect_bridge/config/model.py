@@ -111,6 +111,7 @@ class MqttConfig:
     skip_retained: bool
     max_queued_messages: int
     persistent_session: bool
+    acknowledge: Literal["outcome", "arrival"]
     dedupe_window: float
 
 

@@ -342,7 +342,14 @@ _MQTT = section(
             default_doc="`econnect-bridge-<hostname>-<base_topic>`, the same at every start "
             "(a persistent session needs a stable id)",
         ),
-        option("protocol", "3.1.1", "MQTT protocol version.", Choice(("3.1.1", "5"), as_text)),
+        option(
+            "protocol",
+            "5",
+            "MQTT protocol version. With 5 the bridge tells the broker how many snapshots it may "
+            "hold unacknowledged (so a crash loses none) and the largest packet it accepts; "
+            "use 3.1.1 for a broker without MQTT 5 (Mosquitto before 1.6).",
+            Choice(("3.1.1", "5"), as_text),
+        ),
         option("keepalive", 60, "Seconds between keep-alive pings.", Integer(1, 65535)),
         option(
             "base_topic",
@@ -379,6 +386,16 @@ _MQTT = section(
             "is disconnected (needs a stable client_id); not used with shared_group, where a "
             "dead member's session would keep receiving its share.",
             Boolean(),
+        ),
+        option(
+            "acknowledge",
+            "outcome",
+            "When a QoS 1 snapshot is acknowledged to the broker: `outcome` once its result, "
+            "error event or spooled copy is out (a crash means redelivery, not loss), or "
+            "`arrival` as soon as it is received (a crash loses what was waiting). With MQTT "
+            "3.1.1 the broker caps unacknowledged messages (Mosquitto: max_inflight_messages, "
+            "20), about two per busy camera; MQTT 5 lets the bridge raise the cap.",
+            Choice(("outcome", "arrival"), as_text),
         ),
         option(
             "dedupe_window",
