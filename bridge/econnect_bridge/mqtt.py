@@ -2,16 +2,17 @@
 
 It owns the connection: last will `offline`, retained `online` after every connect,
 resubscription in the connect callback (so subscriptions survive reconnects), automatic
-reconnect with backoff, and a bounded outgoing queue. paho's callbacks never raise and never
-block: incoming messages go straight to a handler that only enqueues, and connection changes
-are reported to a listener that only enqueues too.
+reconnect with backoff, routing messages to handlers, and the MQTT 5 limits it announces. What
+it keeps beside the connection lives apart: the outgoing backlog and its back pressure
+(`backlog.py`), when a snapshot is acknowledged (`acks.py`), how a client is set up and a
+failure explained (`mqtt_setup.py`). paho's callbacks never raise and never block: incoming
+messages go to a handler that only enqueues, and connection changes to a listener that only
+enqueues too.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -24,9 +25,18 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from econnect_bridge.acks import AckHolder
+from econnect_bridge.backlog import OutgoingBacklog
 from econnect_bridge.config.model import MqttConfig
-from econnect_bridge.messages import Acknowledge, Incoming, no_ack, topic_matches
-from econnect_identities.errors import strict_tls_advice
+from econnect_bridge.messages import Incoming, no_ack, topic_matches
+from econnect_bridge.mqtt_setup import (
+    PahoLog,
+    apply_credentials,
+    default_client_id,
+    describe_connect_error,
+    keeps_session,
+    refusal_fix,
+)
 
 __all__ = [  # Incoming lives in messages.py (no paho there); it stays importable from here
     "MAX_INFLIGHT",
@@ -66,10 +76,6 @@ ROUTE_CACHE = 4096
 SESSION_EXPIRY = 3600
 #: QoS 1 messages sent and not yet acknowledged (Mosquitto accepts up to 65535 by default).
 MAX_INFLIGHT = 100
-#: While connected, the workers wait before their next snapshot when this many outgoing
-#: messages are not yet published (written for QoS 0, acknowledged for QoS 1): back pressure
-#: that keeps memory bounded and never drops a result.
-BACKLOG_HIGH_WATER = 2 * MAX_INFLIGHT
 
 
 MessageHandler = Callable[[Incoming], None]
@@ -108,93 +114,6 @@ class Publisher(Protocol):
         """Say `offline` and disconnect."""
 
 
-def keeps_session(settings: MqttConfig) -> bool:
-    """Return whether to ask the broker for a persistent session.
-
-    Not with a shared group: Mosquitto keeps an offline member's persistent session in the
-    group's rotation and queues every n-th snapshot for a dead instance. With a clean session a
-    dead member leaves the group, and the live ones get everything.
-    """
-    return settings.persistent_session and not settings.shared_group
-
-
-def describe_connect_error(err: BaseException | None) -> str:
-    """Explain a failed connection attempt for the log (never shows a password)."""
-    if isinstance(err, ssl.SSLCertVerificationError):
-        advice = strict_tls_advice(err.verify_message or str(err))
-        if advice is not None:
-            return (
-                f"the broker's TLS certificate was refused: {advice}. The bridge never falls "
-                "back to unencrypted MQTT"
-            )
-        return (
-            f"the broker's TLS certificate is not trusted ({err.verify_message}); set "
-            "mqtt.tls.ca_file to the CA that signed it. The bridge never falls back to "
-            "unencrypted MQTT"
-        )
-    if isinstance(err, ssl.SSLError):
-        return f"TLS handshake failed ({err.reason or err}); check mqtt.port and mqtt.tls"
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused (is the broker running, is mqtt.port right?)"
-    if err is None:
-        return "unknown error"
-    return f"{type(err).__name__}: {err}"
-
-
-def apply_credentials(client: mqtt.Client, settings: MqttConfig) -> None:
-    """Set the login and TLS of a paho client (the bridge's and `doctor`'s, the same way).
-
-    TLS always verifies the broker's certificate (CERT_REQUIRED); there is no fallback to
-    plain MQTT. `tls.insecure` only skips the host-name check, as paho defines it.
-    """
-    if settings.username:
-        password = settings.password.reveal() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    tls = settings.tls
-    if tls.enabled:
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.certfile) if tls.certfile else None,
-            keyfile=str(tls.keyfile) if tls.keyfile else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-        client.tls_insecure_set(tls.insecure)
-
-
-class PahoLog(logging.LoggerAdapter[logging.Logger]):
-    """paho's own log, at DEBUG, except an exception it caught in one of our callbacks.
-
-    paho reports at ERROR what the bridge already says once, in words a user can act on, per
-    state change ("Disconnected from MQTT broker ...", "Cannot connect ..."): e.g. "Client is
-    not connected. Socket: None" on every loop turn while the broker is down, or "failed to
-    receive on socket" when it goes away. Our callbacks never raise; if one did, that is a bug
-    to see. A logger (not paho's `on_log` callback) lets paho skip formatting its per-packet
-    lines when DEBUG is off: it checks the level first.
-    """
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        """Demote every line but a caught exception to DEBUG."""
-        caught = level >= logging.ERROR and str(msg).startswith("Caught exception")
-        self.logger.log(logging.ERROR if caught else logging.DEBUG, msg, *args, **kwargs)
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the logging API's name
-        """Answer for the level the line will really have."""
-        return self.logger.isEnabledFor(logging.DEBUG) or level >= logging.ERROR
-
-
-def _fix_for(refusal: ReasonCode) -> str:
-    """Say what to change when the broker refuses the connection."""
-    if "protocol" in str(refusal).lower():
-        return "this broker does not speak MQTT 5: set mqtt.protocol: '3.1.1'"
-    return "check mqtt.username, mqtt.password and the broker's ACL"
-
-
-def default_client_id(base_topic: str) -> str:
-    """Return a client id that is stable across restarts (persistent sessions need that)."""
-    host = "".join(ch if ch.isalnum() else "-" for ch in socket.gethostname())[:40]
-    return f"econnect-bridge-{host}-{base_topic.replace('/', '-')}"
-
-
 class MqttConnection:
     """One long-lived paho client shared by the whole bridge."""
 
@@ -216,10 +135,6 @@ class MqttConnection:
         self._settings = settings
         self._max_payload = max_payload
         self._manual_ack = settings.acknowledge == "outcome"
-        self._hold_cap = HOLD_MQTT_5 if settings.protocol == "5" else HOLD_MQTT_3
-        self._held = 0  # deferred acknowledgements not yet sent
-        self._held_lock = threading.Lock()
-        self.acked_on_arrival = 0  # snapshots acknowledged at once because the cap was reached
         client_id = client_id or settings.client_id or default_client_id(settings.base_topic)
         self._availability = availability_topic
         self._on_connection = on_connection
@@ -236,14 +151,16 @@ class MqttConnection:
         self.sessions_lost = 0  # reconnections where the broker had forgotten our session
         self.last_connect_error: str | None = None
         self._stopping = False
-        # mid → QoS of each message handed to paho and not yet published (written for QoS 0,
-        # acknowledged for QoS 1); mids paho reported before `publish` could record them.
-        self._pending: dict[int, int] = {}
-        self._published_early: set[int] = set()
-        self._backlog_lock = threading.Lock()
-        self._backlog_room = threading.Condition(self._backlog_lock)
-        self._dropped_while_away = 0
+        self._backlog = OutgoingBacklog(
+            limit_while_away=settings.max_queued_messages,
+            passing=lambda: not self.connected.is_set() or self._stopping,
+        )
         self._client = self._make_client(client_id)
+        self._acks = AckHolder(
+            cap=HOLD_MQTT_5 if settings.protocol == "5" else HOLD_MQTT_3,
+            send=self._client.ack,
+            connection=lambda: self.connections if self.connected.is_set() else -1,
+        )
 
     def _make_client(self, client_id: str) -> mqtt.Client:
         s = self._settings
@@ -341,35 +258,6 @@ class MqttConnection:
         cache[topic] = route
         return route
 
-    def _acknowledger(self, mid: int, qos: int) -> Acknowledge:
-        """Return the once-only acknowledgement of message `mid` on this connection.
-
-        A message id means something only on the connection it came on: after a reconnect
-        the broker sends an unacknowledged message again (with DUP), and that copy is the one
-        to acknowledge, so an acknowledgement from before is dropped.
-        """
-        if qos == 0:
-            return no_ack
-        with self._held_lock:
-            if self._held >= self._hold_cap:
-                self.acked_on_arrival += 1
-                self._client.ack(mid, qos)
-                return no_ack
-            self._held += 1
-        connection = self.connections
-        sent = threading.Event()
-
-        def ack() -> None:
-            if sent.is_set():
-                return
-            sent.set()
-            with self._held_lock:
-                self._held -= 1
-            if self.connections == connection and self.connected.is_set():
-                self._client.ack(mid, qos)
-
-        return ack
-
     def unsubscribe(self, topic_filter: str) -> None:
         """Drop the routes of `topic_filter`; it is not subscribed again on reconnect."""
         with self._lock:
@@ -391,38 +279,27 @@ class MqttConnection:
         count is logged once the broker is back.
         """
         qos = self._settings.qos if qos is None else qos
-        with self._backlog_lock:
-            away = not self.connected.is_set()
-            if away and len(self._pending) >= self._settings.max_queued_messages:
-                self._drop_while_away()
-                return False
+        connected = self.connected.is_set()
+        if not self._backlog.admit(connected=connected):
+            self.publish_failures += 1
+            return False
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos == 0:
-            with self._backlog_lock:
-                self._drop_while_away()  # paho keeps no QoS 0 message for later
+            self._backlog.drop()  # paho keeps no QoS 0 message for later
+            self.publish_failures += 1
             return False
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             self.publish_failures += 1
             _LOGGER.warning("Could not queue an MQTT message for %s: %s", topic, info.rc)
             return False
-        with self._backlog_lock:
-            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-                self.queued_while_disconnected += 1
-            if info.mid in self._published_early:  # paho's thread was quicker than us
-                self._published_early.discard(info.mid)
-            else:
-                self._pending[info.mid] = qos
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            self.queued_while_disconnected += 1
+        self._backlog.record(info.mid, qos)
         return True
-
-    def _drop_while_away(self) -> None:
-        """Count a message dropped while the broker is away (the caller holds the lock)."""
-        self.publish_failures += 1
-        self._dropped_while_away += 1
 
     def backlog(self) -> int:
         """Return how many queued messages are not yet published."""
-        with self._backlog_lock:
-            return len(self._pending)
+        return len(self._backlog)
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait while the connected broker is behind; return False if still behind at timeout.
@@ -430,18 +307,12 @@ class MqttConnection:
         Returns at once while disconnected: then the bound of `publish` applies, and results
         made from snapshots already received still go out (or are counted) after reconnect.
         """
-        with self._backlog_room:
-            return self._backlog_room.wait_for(self._has_room, timeout)
-
-    def _has_room(self) -> bool:
-        return (
-            len(self._pending) < BACKLOG_HIGH_WATER or not self.connected.is_set() or self._stopping
-        )
+        return self._backlog.wait_for_room(timeout)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish `offline` (retained), flush, and disconnect cleanly."""
         self._stopping = True
-        self._wake_waiters()
+        self._backlog.wake()
         if self.connected.is_set():
             info = self._client.publish(self._availability, OFFLINE, qos=1, retain=True)
             try:
@@ -469,7 +340,7 @@ class MqttConnection:
                 _LOGGER.error(
                     "MQTT broker refused the connection: %s (%s)",
                     reason_code,
-                    _fix_for(reason_code),
+                    refusal_fix(reason_code),
                 )
                 return
             self.last_connect_error = None
@@ -534,7 +405,7 @@ class MqttConnection:
             was_connected = self.connected.is_set()
             self.connected.clear()
             self.ready.clear()
-            self._wake_waiters(forget_qos0=True)  # waiting workers go on: the bound applies now
+            self._backlog.disconnected()  # waiting workers go on: the bound applies now
             if was_connected and not self._stopping:
                 _LOGGER.warning("Disconnected from MQTT broker (%s); reconnecting", reason_code)
                 self._on_connection(False)
@@ -550,23 +421,10 @@ class MqttConnection:
         _properties: Properties | None,
     ) -> None:
         """A message was written (QoS 0) or acknowledged (QoS 1): one less in the backlog."""
-        with self._backlog_room:
-            if self._pending.pop(mid, None) is None:
-                self._published_early.add(mid)
-            if len(self._pending) < BACKLOG_HIGH_WATER:
-                self._backlog_room.notify_all()
-
-    def _wake_waiters(self, *, forget_qos0: bool = False) -> None:
-        """Wake waiting workers; after a disconnect, forget QoS 0 messages paho let go of."""
-        with self._backlog_room:
-            if forget_qos0:
-                self._pending = {mid: q for mid, q in self._pending.items() if q > 0}
-                self._published_early.clear()
-            self._backlog_room.notify_all()
+        self._backlog.published(mid)
 
     def _report_dropped_while_away(self) -> None:
-        with self._backlog_lock:
-            dropped, self._dropped_while_away = self._dropped_while_away, 0
+        dropped = self._backlog.take_dropped()
         if dropped:
             _LOGGER.warning(
                 "While the broker was away, %d outgoing message(s) were dropped: more than "
@@ -598,7 +456,7 @@ class MqttConnection:
             topic = msg.topic  # decoded from bytes at each access: once
             route = self._route_for(topic)
             deferred = route is not None and route.ack_on_outcome and self._manual_ack
-            ack = self._acknowledger(msg.mid, msg.qos) if deferred else no_ack
+            ack = self._acks.hold(msg.mid, msg.qos) if deferred else no_ack
             if self._manual_ack and not deferred and msg.qos > 0:
                 self._client.ack(msg.mid, msg.qos)
             if route is not None:

@@ -29,7 +29,7 @@ COUNT = 10_000
 CAMERAS = 8
 LIMIT = 200_000
 SEED = 1313
-RATE = 3000.0  # payloads per second
+RATE = 2000.0  # payloads per second
 
 
 def _payloads(rng: random.Random) -> list[tuple[str, bytes]]:
