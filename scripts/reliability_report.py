@@ -36,6 +36,8 @@ TESTS = [
     "tests/integration/test_fuzz_snapshots.py",
     "tests/integration/test_burst_accounting.py",
     "tests/integration/test_engine_outage_recovery.py",
+    "tests/integration/test_bridge_crash_ack.py",
+    "tests/integration/test_oversize_memory.py",
 ]
 
 #: How to read each test's figures (the figures themselves come from the run).
