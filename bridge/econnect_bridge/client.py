@@ -10,13 +10,11 @@ import http.client
 import logging
 import os
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -32,6 +30,7 @@ from econnect_identities.errors import (
     refuses_plain_http,
     scheme_error,
     ssl_failure,
+    tls_probe,
 )
 from econnect_identities.flows import NeedToken, Operation, Step, drive, operation_flow, token_flow
 from econnect_identities.models import Person, PublishOptions, RecognitionResult, Tag
@@ -230,11 +229,7 @@ def speaks_tls(base_url: str, timeout: float) -> bool:
     Only a question about the protocol: nothing is sent after the handshake, so the
     certificate is not verified here (the real calls verify it as configured).
     """
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "", parts.port or 80
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    host, port, context = tls_probe(base_url)
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -48,7 +48,6 @@ __all__ = [  # Incoming lives in messages.py (no paho there); it stays importabl
     "MessageHandler",
     "MqttConnection",
     "PahoLog",
-    "Publisher",
     "apply_credentials",
     "default_client_id",
     "describe_connect_error",
@@ -90,28 +89,6 @@ class _Route:
     subscribed_as: str
     handler: MessageHandler
     ack_on_outcome: bool = False
-
-
-class Publisher(Protocol):
-    """What the pipeline needs from a broker connection (the 3-method boundary)."""
-
-    def publish(
-        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
-    ) -> bool:
-        """Queue a message; return False when it could not be queued."""
-
-    def subscribe(
-        self,
-        topic_filter: str,
-        handler: MessageHandler,
-        *,
-        shared: bool,
-        ack_on_outcome: bool = False,
-    ) -> None:
-        """Route messages matching `topic_filter` to `handler` (kept across reconnects)."""
-
-    def stop(self) -> None:
-        """Say `offline` and disconnect."""
 
 
 class MqttConnection:

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -26,6 +25,7 @@ from econnect_identities.errors import (
     refuses_plain_http,
     scheme_error,
     ssl_failure,
+    tls_probe,
 )
 from econnect_identities.flows import (
     NeedToken,
@@ -226,11 +226,7 @@ async def speaks_tls(base_url: str, timeout: float) -> bool:
     certificate is not verified here (the real calls verify it as configured). The context
     is built without reading any file, so this does not block the event loop.
     """
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "", parts.port or 80
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    host, port, context = tls_probe(base_url)
     try:
         _reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=context, server_hostname=host), timeout

@@ -21,6 +21,7 @@ Messages never contain a password, a token or image bytes.
 
 from __future__ import annotations
 
+import ssl
 from typing import Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -341,3 +342,17 @@ def ssl_failure(detail: str, base_url: str) -> EconnectConnectionError:
     if base_url.lower().startswith("https://") and answered_in_plain_http(detail):
         return scheme_error(base_url, "http", detail)
     return tls_error(detail)
+
+
+def tls_probe(base_url: str) -> tuple[str, int, ssl.SSLContext]:
+    """Where and how to ask whether the server at `base_url` speaks TLS (both drivers ask).
+
+    Host and port of the URL (80 when none is given: the question comes up for http://), and a
+    context that verifies nothing: it is a question about the protocol, not about trust, and
+    nothing is sent after the handshake. Building it reads no file, so an event loop may too.
+    """
+    parts = urlsplit(base_url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return parts.hostname or "", parts.port or 80, context

@@ -167,6 +167,17 @@ def bridge_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_for_bridge(log: Path, timeout: float = 20.0) -> None:
+    """Wait until a bridge process logging to `log` is connected, subscribed and settled.
+
+    "Recovered ... retained state(s)" is logged once the first settle time after connecting
+    has passed, so its subscriptions are acknowledged and its first states are out.
+    """
+    assert wait_until(lambda: "retained state(s) from the broker" in log.read_text(), timeout), (
+        log.read_text()
+    )
+
+
 def feed_config(
     emulator_url: str, port: int, extra: str = "", *, client_id: str = "reliability-bridge"
 ) -> str:

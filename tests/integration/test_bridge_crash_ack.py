@@ -28,6 +28,7 @@ from tests.integration.reliability import (
     feed_payload,
     index_of,
     passed,
+    wait_for_bridge,
     wait_until,
 )
 from tests.support.mosquitto import MosquittoBroker
@@ -56,8 +57,7 @@ def test_kill_9_with_snapshots_waiting_loses_none(
     log = tmp_path / "bridge.log"
     bridge = bridge_process(config, log)
     try:
-        assert wait_until(lambda: "Connected to MQTT broker" in log.read_text(), 15)
-        time.sleep(1.5)  # subscribed, announced
+        wait_for_bridge(log)
         for index in range(KILL_AFTER):
             feed.publish(f"feed/cam{index}", feed_payload(image, index), str(index))
             time.sleep(EVERY)

@@ -24,6 +24,7 @@ from tests.integration.reliability import (
     PersistentProbe,
     bridge_process,
     passed,
+    wait_for_bridge,
     wait_until,
 )
 from tests.support.mosquitto import MosquittoBroker
@@ -66,8 +67,7 @@ homeassistant: {{enabled: false}}
     log = tmp_path / "bridge.log"
     bridge = bridge_process(config, log)
     try:
-        assert wait_until(lambda: "Connected to MQTT broker" in log.read_text(), 15)
-        time.sleep(1.0)
+        wait_for_bridge(log)
         for index in range(20):  # warm up: imports, pools, buffers
             feed.publish(f"big/cam{index % 4}/snapshot", image, f"warm{index}")
         time.sleep(2.0)
