@@ -12,7 +12,9 @@ enqueues too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -91,6 +93,18 @@ class _Route:
     ack_on_outcome: bool = False
 
 
+def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Turn Nagle's algorithm off on the broker connection (paho 2.x leaves it on).
+
+    The bridge writes several small messages per result (event, states, acknowledgements);
+    with Nagle on, each small write after the first waits for the broker's delayed ACK, about
+    10 ms a snapshot on a Mosquitto with its defaults (set_tcp_nodelay false). A socket that
+    is not TCP (a Unix socket, a WebSocket wrapper) keeps its options.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttConnection:
     """One long-lived paho client shared by the whole bridge."""
 
@@ -167,6 +181,7 @@ class MqttConnection:
         client.on_subscribe = self._handle_subscribe
         client.on_publish = self._handle_publish
         client.on_connect_fail = self._handle_connect_fail
+        client.on_socket_open = _no_delay
         return client
 
     def start(self) -> None:
