@@ -22,6 +22,7 @@ from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
 from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
+from econnect_bridge.memory import return_large_buffers_to_the_system
 from econnect_bridge.messages import Incoming
 from econnect_bridge.mqtt import MqttConnection
 from econnect_bridge.own_output import own_output_filters
@@ -254,6 +255,7 @@ class BridgeApp:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT or `request_stop()`; return the exit code."""
         self._install_signal_handlers()
+        return_large_buffers_to_the_system()
         self.start()
         self.control.run(self._stopping)
         self._shutdown()

@@ -68,6 +68,7 @@ def test_a_burst_of_10000_payloads_is_accounted_for_to_the_last_one(
     mosquitto_factory: Callable[..., MosquittoBroker],
     figures: dict[str, Any],
 ) -> None:
+    """10,000 payloads at 2,000/s, 40 % refusable: each a result, an error or a supersede."""
     broker = mosquitto_factory()  # Mosquitto's defaults
     config = write_config(
         tmp_path / "config.yaml",

@@ -100,7 +100,7 @@ homeassistant: {{enabled: false}}
     }
     print(json.dumps(figure))
     figures.update(figure)
-    assert after - before < 20_000, figure  # back to its level: no 50 MB kept anywhere
+    assert after - before < 8_000, figure  # back to its level: no 50 MB kept anywhere
     if protocol == "5":
         assert state["received"] == ORDINARY + 20, figure  # the broker kept them from us
         assert peak - before < 40_000, figure  # never read: no 50 MB peak either
