@@ -68,6 +68,7 @@ class Decoder:
                 self._reporter.error(
                     "internal_error", "unexpected error", None, arrival.message.topic
                 )
+                arrival.message.ack()  # its error event is out; holding it would leak a slot
 
     def offer(self, arrival: Arrival) -> Snapshot | None:
         """Decode one arrival and queue its snapshot; return it (None when refused).

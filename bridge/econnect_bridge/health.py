@@ -80,6 +80,9 @@ class _ConnectionView(Protocol):
     publish_failures: int
     sessions_lost: int
 
+    @property
+    def acked_on_arrival(self) -> int: ...
+
 
 def connection_sample(connection: _ConnectionView) -> dict[str, object]:
     """Read the MQTT adapter's figures into `BridgeMetrics` fields (a reporter's sampler).
@@ -92,6 +95,7 @@ def connection_sample(connection: _ConnectionView) -> dict[str, object]:
         "broker_connected": connection.ready.is_set(),
         "mqtt_dropped": connection.publish_failures,
         "sessions_lost": connection.sessions_lost,
+        "acked_on_arrival": connection.acked_on_arrival,
     }
 
 

@@ -105,6 +105,7 @@ class BridgeMetrics:
     replayed: int = 0  # spooled snapshots the engine accepted later
     mqtt_dropped: int = 0  # outgoing messages paho's full queue refused
     sessions_lost: int = 0  # reconnections where the broker had forgotten our session
+    acked_on_arrival: int = 0  # snapshots acknowledged on arrival: more were held than the cap
     broker_connected: bool = False
     api_signed_in: bool = False  # the engine accepted the credentials (api_reachable: it answered)
     queue_pending: int = 0
@@ -191,6 +192,8 @@ SERIES: Final[tuple[Series, ...]] = (
            "Outgoing MQTT messages dropped because the queue was full."),
     Series("sessions_lost", "sessions_lost", "mqtt_sessions_lost_total", "counter",
            "Reconnections where the broker had forgotten the persistent session."),
+    Series("acked_on_arrival", "acked_on_arrival", "snapshots_acked_on_arrival_total",
+           "counter", "QoS 1 snapshots acknowledged as they arrived (held ones at the cap)."),
 )  # fmt: skip
 
 #: The `BridgeMetrics` attributes the stages count with `Reporter.count`.

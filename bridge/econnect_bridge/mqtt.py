@@ -289,9 +289,10 @@ class MqttConnection:
         self._backlog.record(info.mid, qos)
         return True
 
-    def backlog(self) -> int:
-        """Return how many queued messages are not yet published."""
-        return len(self._backlog)
+    @property
+    def acked_on_arrival(self) -> int:
+        """Snapshots acknowledged as they arrived because the cap of held ones was reached."""
+        return self._acks.acked_on_arrival
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait while the connected broker is behind; return False if still behind at timeout.

@@ -89,8 +89,7 @@ class CircuitBreaker:
     """Stop calling a failing engine for a while; let one probe through to test it.
 
     Thread-safe: workers share one breaker, and only one of them holds the probe at a time.
-    `max_reset_after` is accepted for older callers and ignored: `reset_after` is now the
-    longest pause between two probes (see the module's docstring).
+    `reset_after` is the longest pause between two probes (see the module's docstring).
     """
 
     def __init__(
@@ -99,7 +98,6 @@ class CircuitBreaker:
         threshold: int = 5,
         reset_after: float = 30.0,
         first_probe: float = 1.0,
-        max_reset_after: float | None = None,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -107,7 +105,6 @@ class CircuitBreaker:
             raise ValueError("threshold must be at least 1")
         if reset_after <= 0 or first_probe <= 0:
             raise ValueError("reset_after and first_probe must be positive")
-        del max_reset_after  # the pauses are bounded by reset_after alone
         self.threshold = threshold
         self.reset_after = reset_after
         self.first_probe = min(first_probe, reset_after)

@@ -338,6 +338,7 @@ class FakeConnection:
     ready: threading.Event = field(default_factory=threading.Event)
     publish_failures: int = 6
     sessions_lost: int = 7
+    acked_on_arrival: int = 8
 
 
 @dataclass
@@ -371,7 +372,7 @@ def test_bridge_snapshot_reads_public_counters_only() -> None:
     assert snap.checks()["engine_reachable"]
     assert (snap.received, snap.processed, snap.dropped, snap.skipped_retained) == (5, 4, 1, 3)
     assert (snap.queue_pending, snap.in_flight, snap.latency.count) == (2, 1, 1)
-    assert (snap.mqtt_dropped, snap.sessions_lost) == (6, 7)
+    assert (snap.mqtt_dropped, snap.sessions_lost, snap.acked_on_arrival) == (6, 7, 8)
     connection.ready.set()
     assert bridge_snapshot(pipeline).ready
 

@@ -261,3 +261,32 @@ def test_a_redelivery_skipped_is_acknowledged(tmp_path: Path) -> None:
         decoder.offer(arrival)
     assert reporter.health.redeliveries_skipped == 1
     assert acks.count == {"cams/a": 1}  # the copy; the first waits for its outcome
+
+
+class _BrokenDirectory(CameraDirectory):
+    def learn(self, camera: str, source: Source, *, replace: bool = True) -> None:
+        raise RuntimeError("a bug")
+
+
+def test_a_bug_in_the_decode_stage_costs_one_snapshot_and_releases_its_slot(
+    tmp_path: Path,
+) -> None:
+    publisher = Publisher()
+    reporter = Reporter(publisher, Topics("econnect"), retain_state=True)
+    source = _source(tmp_path)
+    inbox = Inbox()
+    decoder = Decoder(
+        inbox=inbox,
+        cameras=_BrokenDirectory((source,)),
+        queue=SnapshotQueue(),
+        dedupe=RedeliveryFilter(),
+        reporter=reporter,
+    )
+    acks = Acks()
+    Intake(inbox=inbox, reporter=reporter).on_message(source, acks.message("cams/a"))
+    inbox.close()
+    decoder.start()
+    decoder.join(5)
+    assert not decoder.alive()
+    assert [e["code"] for e in publisher.errors()] == ["internal_error"]
+    assert acks.count == {"cams/a": 1}  # the broker does not keep it waiting for ever

@@ -223,6 +223,7 @@ def test_bridge_state_payload_exact() -> None:
         "replayed": 0,
         "mqtt_dropped": 0,
         "sessions_lost": 0,
+        "acked_on_arrival": 0,
     }
     assert bridge_state_payload(HealthState("0.1.0", T0))["api_latency_ms"] is None
 
