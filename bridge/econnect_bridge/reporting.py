@@ -188,58 +188,66 @@ class Reporter:
         answered = isinstance(error, EconnectResponseError) and not isinstance(
             error, EconnectServerError
         )
+        signed_in: bool | None = None
         if error is None and reachable:
-            self._set_signed_in(True, log=False)
+            signed_in = True
         elif isinstance(error, EconnectAuthenticationError):
-            self._set_signed_in(False, log=False)  # the app logs this refusal itself
-        self.set_reachable(reachable or answered)
+            signed_in = False  # the app logs this refusal itself
+        self._record_engine(reachable=reachable or answered, signed_in=signed_in, log=False)
 
     def engine_answered(self, latency_ms: float) -> None:
         """Record the latency of a successful engine call, which also proves the sign-in."""
         with self._lock:
             self.health.api_latency_ms = latency_ms
-        self._set_signed_in(True, log=True)
+        self._record_engine(reachable=True, signed_in=True, log=True)
 
     def _record_answer(self, *, signed_in: bool, text: str) -> None:
         """The engine answered a call with a refusal: reachable, and maybe not signed in."""
-        self._set_signed_in(signed_in, log=True, text=text)
-        self.set_reachable(True)
+        self._record_engine(reachable=True, signed_in=signed_in, log=True, text=text)
 
-    def _set_signed_in(self, signed_in: bool, *, log: bool, text: str = "") -> None:
-        """Record whether the engine accepts the credentials; log each change once."""
+    def set_reachable(self, reachable: bool) -> None:
+        """Record whether the engine answers; publish health at once when it changes."""
+        self._record_engine(reachable=reachable, signed_in=None, log=True)
+
+    def _record_engine(
+        self, *, reachable: bool, signed_in: bool | None, log: bool, text: str = ""
+    ) -> None:
+        """Change both engine flags at once and publish one state if either changed.
+
+        Both flags go out in one message, so a dashboard never shows "signed in" beside
+        "unreachable". "Reachable again" is logged only after the engine was unreachable,
+        never for the first answer after start-up; a refusal of the credentials is logged
+        once until a sign-in succeeds.
+        """
         with self._lock:
-            changed = self.health.api_signed_in != signed_in
-            self.health.api_signed_in = signed_in
-            refused_before, self._refusal_logged = self._refusal_logged, not signed_in
-        if signed_in:
-            if changed and refused_before and log:
-                _LOGGER.info("The eConnect engine accepts the bridge's credentials again")
-        elif log and not refused_before:
+            reach_changed = self.health.api_reachable != reachable
+            self.health.api_reachable = reachable
+            was_unreachable, self._was_unreachable = self._was_unreachable, not reachable
+            refused_before = self._refusal_logged
+            sign_in_changed = signed_in is not None and self.health.api_signed_in != signed_in
+            if signed_in is not None:
+                self.health.api_signed_in = signed_in
+                self._refusal_logged = not signed_in
+        if reachable and was_unreachable:
+            _LOGGER.info("The eConnect engine is reachable again")
+        elif reach_changed and not reachable:
+            _LOGGER.warning("The eConnect engine is unreachable")
+        if signed_in is not None and log:
+            self._log_sign_in(signed_in, refused_before=refused_before, text=text)
+        if reach_changed or sign_in_changed:
+            self.publish_health()
+
+    @staticmethod
+    def _log_sign_in(signed_in: bool, *, refused_before: bool, text: str) -> None:
+        """Log the engine's verdict on the credentials once per change of mind."""
+        if signed_in and refused_before:
+            _LOGGER.info("The eConnect engine accepts the bridge's credentials again")
+        elif not signed_in and not refused_before:
             _LOGGER.warning(
                 "The eConnect engine refuses the bridge's credentials (%s); check api.username "
                 "and api.password (or api.token). Logged once until a sign-in succeeds.",
                 text or "authentication failed",
             )
-        if changed:
-            self.publish_health()
-
-    def set_reachable(self, reachable: bool) -> None:
-        """Record whether the engine answers; publish health at once when it changes.
-
-        "Reachable again" is logged only after the engine was unreachable, never for the
-        first answer after start-up.
-        """
-        with self._lock:
-            changed = self.health.api_reachable != reachable
-            self.health.api_reachable = reachable
-            was_unreachable = self._was_unreachable
-            self._was_unreachable = not reachable
-        if reachable and was_unreachable:
-            _LOGGER.info("The eConnect engine is reachable again")
-        elif changed and not reachable:
-            _LOGGER.warning("The eConnect engine is unreachable")
-        if changed:
-            self.publish_health()
 
     def publish_health(self) -> None:
         """Publish the health counters (retained when `retain_state`)."""

@@ -248,3 +248,14 @@ def test_a_missing_permission_is_reachable_and_signed_in(reporter: Reporter) -> 
     reporter.error(denied.code, str(denied), "porch", "t")
     snap = reporter.snapshot()
     assert (snap.api_reachable, snap.api_signed_in) == (True, True)
+
+
+def test_a_sign_in_is_published_with_reachable_in_one_state(
+    reporter: Reporter, recorder: Recorder
+) -> None:
+    reporter.mark_engine(reachable=True)  # the start-up sign-in
+    assert [(s["api_reachable"], s["api_signed_in"]) for s in recorder.states()] == [("ON", "ON")]
+    reporter.set_reachable(False)
+    reporter.engine_answered(12.0)  # a call succeeds again
+    flags = [(s["api_reachable"], s["api_signed_in"]) for s in recorder.states()]
+    assert flags[1:] == [("OFF", "ON"), ("ON", "ON")]
