@@ -21,6 +21,7 @@ from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
 from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
+from econnect_bridge.frigate_api import FrigateApi
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
 from econnect_bridge.memory import return_large_buffers_to_the_system
 from econnect_bridge.messages import Incoming
@@ -55,6 +56,21 @@ def engine_client(config: BridgeConfig) -> EconnectClient:
         timeout=api.timeout,
         connect_timeout=api.connect_timeout,
         pool_size=config.processing.workers,
+    )
+
+
+def frigate_api(config: BridgeConfig) -> FrigateApi | None:
+    """Build the client of Frigate's HTTP API, when events mode needs one."""
+    frigate = config.frigate
+    if not frigate.events_mode or frigate.url is None:
+        return None
+    return FrigateApi(
+        url=frigate.url,
+        username=frigate.username,
+        password=frigate.password.reveal() if frigate.password else None,
+        verify_ssl=frigate.verify_ssl,
+        ca_file=str(frigate.ca_file) if frigate.ca_file else None,
+        timeout=frigate.timeout,
     )
 
 
@@ -150,6 +166,7 @@ class BridgeApp:
         self.config = config
         self.topics = Topics(config.mqtt.base_topic, CameraSlugs(fixed_cameras(config)[0]))
         self.client = client or engine_client(config)
+        self.frigate = frigate_api(config)
         self._stopping = threading.Event()
         self._sources = sources_from_config(config)
         self.mqtt = MqttConnection(
@@ -206,13 +223,17 @@ class BridgeApp:
             dedupe_window=config.mqtt.dedupe_window,
             gate=self.mqtt,
             own_output=own_output_filters(config),
+            frigate=config.frigate,
+            frigate_api=self.frigate,
         )
 
     def start(self) -> None:
         """Subscribe, connect and start the workers; returns at once (see `wait_ready`)."""
         for source in self._sources:
             handler = partial(self._on_snapshot, source)
-            self.mqtt.subscribe(source.subscription, handler, shared=True, ack_on_outcome=True)
+            # One bridge follows all of an object's messages: never split them across a group.
+            shared = source.kind == "snapshot"
+            self.mqtt.subscribe(source.subscription, handler, shared=shared, ack_on_outcome=True)
         for topic_filter in self.retained.filters:
             self.mqtt.subscribe(topic_filter, self.retained.add, shared=False)
         ha = self.config.homeassistant
@@ -286,4 +307,6 @@ class BridgeApp:
         if self.health_server is not None:
             self.health_server.stop()
         self.client.close()
+        if self.frigate is not None:
+            self.frigate.close()
         _LOGGER.info("Stopped")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Protocol
 
 from econnect_bridge.cameras import BlankCameraNameError, CameraDirectory
 from econnect_bridge.dedupe import RedeliveryFilter
@@ -20,6 +21,14 @@ from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import DecodedPayload, PayloadError, Snapshot, decode_payload
 from econnect_bridge.throttle import SnapshotQueue
 from econnect_identities.payloads import check_size
+
+
+class ObjectMessages(Protocol):
+    """The follower of Frigate objects (`frigate_follow.FrigateFollower`), as decode sees it."""
+
+    def on_arrival(self, arrival: Arrival) -> None:
+        """Take one message about Frigate's tracked objects."""
+
 
 _LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
 
@@ -35,7 +44,9 @@ class Decoder:
         queue: SnapshotQueue,
         dedupe: RedeliveryFilter,
         reporter: Reporter,
+        objects: ObjectMessages | None = None,
     ) -> None:
+        self._objects = objects
         self._inbox = inbox
         self._cameras = cameras
         self._queue = queue
@@ -81,6 +92,9 @@ class Decoder:
             self._reporter.count("redeliveries_skipped")
             message.ack()
             return None
+        if arrival.source.kind == "frigate_events":
+            self._to_follower(arrival)
+            return None
         camera = arrival.source.camera_for(message.topic)
         decoded = self._decode(arrival, camera)
         if decoded is None:
@@ -116,6 +130,18 @@ class Decoder:
             self._reporter.count("dropped")
             replaced.ack()
         return snapshot
+
+    def _to_follower(self, arrival: Arrival) -> None:
+        """Hand a Frigate object message to its follower (events mode); it is small JSON."""
+        message = arrival.message
+        try:
+            check_size(arrival.oversize, arrival.source.payload)
+        except PayloadError as err:
+            self._reporter.error(err.code, str(err), None, message.topic)
+        else:
+            if self._objects is not None:
+                self._objects.on_arrival(arrival)
+        message.ack()
 
     def _decode(self, arrival: Arrival, camera: str) -> DecodedPayload | None:
         """Decode the payload; report why it cannot be, and return None then."""

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from econnect_bridge.config.model import CameraSettings
 from econnect_bridge.engine_stage import CallFailure
@@ -27,6 +28,18 @@ from econnect_identities.events import Sighting
 from econnect_identities.models import RecognitionResult
 
 _LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
+
+
+class ObjectAnswers(Protocol):
+    """The follower of Frigate objects (`frigate_follow.FrigateFollower`), as delivery sees it."""
+
+    def attempt_done(
+        self, snapshot: Snapshot, source: Source, result: RecognitionResult | None, latency: float
+    ) -> None:
+        """Take the answer for one picture of an object."""
+
+    def attempt_failed(self, snapshot: Snapshot) -> None:
+        """Hear that a picture of an object will get no answer."""
 
 
 def apply_thresholds(result: RecognitionResult, settings: CameraSettings) -> RecognitionResult:
@@ -62,6 +75,11 @@ class Delivery:
         self._clock = clock
         self._wall_clock = wall_clock
         self._lock = threading.Lock()  # the book is shared by workers and the control loop
+        self._objects: ObjectAnswers | None = None
+
+    def follow_objects(self, objects: ObjectAnswers) -> None:
+        """Send the answers for Frigate objects' pictures to their follower (events mode)."""
+        self._objects = objects
 
     def deliver(
         self,
@@ -72,20 +90,32 @@ class Delivery:
         *,
         delayed: bool,
     ) -> None:
-        """Publish what one engine answer means (events, sightings, states)."""
+        """Publish what one engine answer means, or hand it to its Frigate object's follower."""
         self._reporter.count("processed")
         if result is None:  # fire-and-forget: nothing comes back to report
+            if snapshot.frigate is not None and self._objects is not None:
+                self._objects.attempt_done(snapshot, source, None, latency)
             return
         result = apply_thresholds(result, source.settings)
-        sighting = Sighting(
-            camera=snapshot.camera,
-            detector_name=source.detector_for(snapshot.camera),
-            detect_time=snapshot.detect_time,
-            source_topic=snapshot.topic,
-            latency_ms=latency,
-            delayed=delayed,
-        )
-        _log_result(sighting, result)
+        if snapshot.frigate is not None and self._objects is not None:
+            _log_result(self._sighting(snapshot, source, latency, delayed), result)
+            self._objects.attempt_done(snapshot, source, result, latency)
+            return
+        self.publish(snapshot, source, result, latency, delayed=delayed)
+
+    def publish(
+        self,
+        snapshot: Snapshot,
+        source: Source,
+        result: RecognitionResult,
+        latency: float,
+        *,
+        delayed: bool,
+    ) -> None:
+        """Publish a (threshold-filtered) answer: events, sightings, states, annotated image."""
+        sighting = self._sighting(snapshot, source, latency, delayed)
+        if snapshot.frigate is None:
+            _log_result(sighting, result)
         with self._lock:
             messages = self._book.record(
                 result, sighting, self._clock(), cooldown=source.settings.cooldown
@@ -94,6 +124,18 @@ class Delivery:
         if self._annotate:
             self._publish_annotated(snapshot, result)
 
+    @staticmethod
+    def _sighting(snapshot: Snapshot, source: Source, latency: float, delayed: bool) -> Sighting:
+        return Sighting(
+            camera=snapshot.camera,
+            detector_name=source.detector_for(snapshot.camera),
+            detect_time=snapshot.detect_time,
+            source_topic=snapshot.topic,
+            latency_ms=latency,
+            delayed=delayed,
+            frigate=snapshot.frigate,
+        )
+
     def _publish_annotated(self, snapshot: Snapshot, result: RecognitionResult) -> None:
         image = annotate(snapshot.image, result.faces)
         if image is not None:
@@ -101,10 +143,16 @@ class Delivery:
             self._publisher.publish(topic, image, retain=self._retain_state)
 
     def lose(self, snapshot: Snapshot, err: CallFailure) -> None:
-        """A snapshot will never get a result: count it and say why in an error event."""
+        """A snapshot will never get a result: count it and say why in an error event.
+
+        A Frigate object's picture is one attempt of several: its follower hears of the loss
+        and goes on with the next picture.
+        """
         self._reporter.count("lost")
         _LOGGER.warning("%s: snapshot not processed: %s", snapshot.camera, err)
         self._reporter.error(err.code, str(err), snapshot.camera, snapshot.topic)
+        if snapshot.frigate is not None and self._objects is not None:
+            self._objects.attempt_failed(snapshot)
 
     def expire(self) -> None:
         """Turn off expired presence and publish the states that changed."""

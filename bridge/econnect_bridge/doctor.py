@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -32,6 +32,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from econnect_bridge.app import engine_client
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig, MqttConfig
+from econnect_bridge.doctor_findings import MARKS, Finding, Status
+from econnect_bridge.doctor_frigate import check_frigate
 from econnect_bridge.mqtt import apply_credentials
 from econnect_bridge.sources import sources_from_config
 from econnect_bridge.states import Topics
@@ -48,27 +50,8 @@ from econnect_identities.errors import (
 )
 from econnect_identities.models import PublishOptions
 
-Status = Literal["ok", "info", "warn", "fail", "skip"]
-MARKS: Final[dict[Status, str]] = {
-    "ok": "OK  ",
-    "info": "INFO",
-    "warn": "WARN",
-    "fail": "FAIL",
-    "skip": "SKIP",
-}
 DETECTOR: Final = "econnect-doctor"
 ROUND_TRIP_TIMEOUT: Final = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One check's verdict, with the fix when something is wrong."""
-
-    area: str
-    check: str
-    status: Status
-    detail: str
-    fix: str | None = None
 
 
 def _png(width: int, height: int, grey: int) -> bytes:
@@ -496,15 +479,29 @@ def check_engine(config: BridgeConfig, options: DoctorOptions) -> list[Finding]:
 
 
 def run_doctor(config: BridgeConfig, options: DoctorOptions | None = None) -> list[Finding]:
-    """Run every check; the broker and the engine are checked in parallel to save time."""
+    """Run every check; the broker, the engine and Frigate are checked in parallel."""
     options = options or DoctorOptions()
     engine: list[Finding] = []
-    thread = threading.Thread(target=lambda: engine.extend(_safe_engine(config, options)))
-    thread.start()
+    frigate: list[Finding] = []
+    threads = [
+        threading.Thread(target=lambda: engine.extend(_safe_engine(config, options))),
+        threading.Thread(target=lambda: frigate.extend(_safe_frigate(config))),
+    ]
+    for thread in threads:
+        thread.start()
     broker = check_broker(config, options)
-    thread.join()
-    order = {"broker": 0, "engine": 1, "topics": 2}
-    return sorted([*broker, *engine], key=lambda finding: order.get(finding.area, 3))
+    for thread in threads:
+        thread.join()
+    order = {"broker": 0, "engine": 1, "frigate": 2, "topics": 3}
+    found = [*broker, *engine, *frigate]
+    return sorted(found, key=lambda finding: order.get(finding.area, 4))
+
+
+def _safe_frigate(config: BridgeConfig) -> list[Finding]:
+    try:
+        return check_frigate(config)
+    except Exception as err:  # noqa: BLE001 - a bug in one check must not hide the others
+        return [Finding("frigate", "checks", "fail", f"unexpected error: {err!r}")]
 
 
 def _safe_engine(config: BridgeConfig, options: DoctorOptions) -> list[Finding]:

@@ -106,6 +106,12 @@ class BridgeMetrics:
     mqtt_dropped: int = 0  # outgoing messages paho's full queue refused
     sessions_lost: int = 0  # reconnections where the broker had forgotten our session
     acked_on_arrival: int = 0  # snapshots acknowledged on arrival: more were held than the cap
+    frigate_fetches: int = 0  # pictures of Frigate objects fetched over its HTTP API
+    frigate_fetch_failures: int = 0  # fetches that failed (Frigate unreachable, refused, ...)
+    frigate_corrections: int = 0  # outcomes replaced once by a better later attempt
+    frigate_sub_labels: int = 0  # names written back to Frigate events
+    frigate_sub_label_failures: int = 0  # names not written back (after retries)
+    frigate_skipped_named: int = 0  # objects left to Frigate's own face recognition
     broker_connected: bool = False
     api_signed_in: bool = False  # the engine accepted the credentials (api_reachable: it answered)
     queue_pending: int = 0
@@ -194,6 +200,19 @@ SERIES: Final[tuple[Series, ...]] = (
            "Reconnections where the broker had forgotten the persistent session."),
     Series("acked_on_arrival", "acked_on_arrival", "snapshots_acked_on_arrival_total",
            "counter", "QoS 1 snapshots acknowledged as they arrived (held ones at the cap)."),
+    Series("frigate_fetches", "frigate_fetches", "frigate_fetches_total", "counter",
+           "Pictures of Frigate objects fetched over Frigate's HTTP API."),
+    Series("frigate_fetch_failures", "frigate_fetch_failures", "frigate_fetch_failures_total",
+           "counter", "Pictures of Frigate objects that could not be fetched."),
+    Series("frigate_corrections", "frigate_corrections", "frigate_corrections_total", "counter",
+           "Frigate objects whose outcome a later, better picture replaced."),
+    Series("frigate_sub_labels", "frigate_sub_labels", "frigate_sub_labels_total", "counter",
+           "Names written back to Frigate events as sub_labels."),
+    Series("frigate_sub_label_failures", "frigate_sub_label_failures",
+           "frigate_sub_label_failures_total", "counter",
+           "Names that could not be written back to Frigate (after retries)."),
+    Series("frigate_skipped_named", "frigate_skipped_named", "frigate_skipped_named_total",
+           "counter", "Frigate objects left to Frigate's own face recognition (skip_named)."),
 )  # fmt: skip
 
 #: The `BridgeMetrics` attributes the stages count with `Reporter.count`.

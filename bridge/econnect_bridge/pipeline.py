@@ -8,6 +8,10 @@ The data flows one way, each stage in its own module:
       → workers (engine call with retries and the circuit; the spool when the engine is away)
       → delivery (the state book's events and states) → publisher
 
+In Frigate's events mode, decode hands `frigate/events` to the follower of tracked objects
+(`frigate_follow`), which fetches each object's pictures into the throttle and takes the
+workers' answers back before delivery: one outcome per object.
+
 The stages depend on small protocols (`ports.Recogniser`, `ports.Publisher`), never on paho,
 requests or aiohttp. This module only builds them and offers the few calls the app makes.
 """
@@ -19,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from econnect_bridge.cameras import CameraDirectory, NewCameraListener
+from econnect_bridge.config.model import FrigateConfig
 from econnect_bridge.decode import Decoder
 from econnect_bridge.dedupe import RECENT_MESSAGES, RedeliveryFilter
 from econnect_bridge.delivery import Delivery, apply_thresholds
@@ -29,6 +34,7 @@ from econnect_bridge.engine_stage import (
     ShuttingDownError,
     publish_options,
 )
+from econnect_bridge.frigate_follow import FrigateFollower, FrigatePictures
 from econnect_bridge.intake import Inbox, Intake
 from econnect_bridge.messages import Incoming, topic_matches
 from econnect_bridge.metrics import BridgeMetrics, LatencyHistogram
@@ -56,6 +62,22 @@ __all__ = [
     "publish_options",
     "topic_matches",
 ]
+
+
+def _follower(  # noqa: PLR0917 - the pipeline's private wiring, called once
+    config: FrigateConfig | None,
+    api: FrigatePictures | None,
+    queue: SnapshotQueue,
+    cameras: CameraDirectory,
+    reporter: Reporter,
+    clock: Callable[[], float],
+) -> FrigateFollower | None:
+    """Build the follower of Frigate objects when events mode is on."""
+    if config is None or api is None or not config.events_mode:
+        return None
+    return FrigateFollower(
+        config=config, api=api, queue=queue, cameras=cameras, reporter=reporter, clock=clock
+    )
 
 
 def _ignore(_camera: str) -> None:
@@ -91,6 +113,8 @@ class Pipeline:
         dedupe_window: float = 0.0,
         gate: OutgoingGate | None = None,
         own_output: tuple[str, ...] = (),
+        frigate: FrigateConfig | None = None,
+        frigate_api: FrigatePictures | None = None,
     ) -> None:
         self._stopping = threading.Event()
         self.retry = retry or RetryPolicy()
@@ -100,6 +124,9 @@ class Pipeline:
         self._reporter.add_sampler(self._sample)
         self._cameras = CameraDirectory(sources, on_new_camera, slugs=topics.slugs)
         self.inbox = Inbox()
+        self._follower = _follower(
+            frigate, frigate_api, self.queue, self._cameras, self._reporter, clock
+        )
         self._intake = Intake(
             inbox=self.inbox,
             reporter=self._reporter,
@@ -113,6 +140,7 @@ class Pipeline:
             queue=self.queue,
             dedupe=RedeliveryFilter(dedupe_window, clock=clock),
             reporter=self._reporter,
+            objects=self._follower,
         )
         self._delivery = Delivery(
             book=book,
@@ -123,6 +151,9 @@ class Pipeline:
             annotate_snapshots=annotate_snapshots,
             clock=clock,
         )
+        if self._follower is not None:
+            self._delivery.follow_objects(self._follower)
+            self._follower.connect(self._delivery)
         engine = EngineCaller(
             recogniser=client,
             retry=self.retry,
@@ -165,11 +196,14 @@ class Pipeline:
         self._reporter.add_sampler(sampler)
 
     def _sample(self) -> dict[str, object]:
-        return {
+        figures: dict[str, object] = {
             "queue_pending": self.queue.pending() + len(self.inbox),
             "in_flight": self.queue.in_flight(),
             "latency": self.latency.snapshot(),
         }
+        if self._follower is not None:
+            figures["frigate_skipped_named"] = self._follower.skipped_named
+        return figures
 
     # -- the app's calls ---------------------------------------------------------------------
 
@@ -191,8 +225,16 @@ class Pipeline:
         self._delivery.add_subjects(persons=persons, tags=tags, announce=announce)
 
     def restore_states(self, messages: Iterable[tuple[str, bytes]]) -> Recovered:
-        """Take back the states a previous run retained (once, before the first announce)."""
-        return self._delivery.restore(messages)
+        """Take back the states a previous run retained (once, before the first announce).
+
+        The Frigate objects those states were decided on are never decided again: a restart
+        while a person stands at the door gives no second event for them.
+        """
+        recovered = self._delivery.restore(messages)
+        if self._follower is not None:
+            decided = (state.frigate_event_id for state in recovered.cameras.values())
+            self._follower.already_decided(event_id for event_id in decided if event_id)
+        return recovered
 
     def publish_initial_states(self, cameras: tuple[str, ...]) -> None:
         """Announce every known camera, person and tag as absent (after connecting)."""
@@ -216,6 +258,8 @@ class Pipeline:
         """Start the decode and worker threads, and the replay thread when a spool is configured."""
         self._decoder.start()
         self._pool.start()
+        if self._follower is not None:
+            self._follower.start()
         if self._replayer is not None:
             thread = threading.Thread(target=self._replayer.run, name="econnect-spool", daemon=True)
             thread.start()
@@ -229,6 +273,8 @@ class Pipeline:
         otherwise each is reported as lost.
         """
         self._stopping.set()
+        if self._follower is not None:
+            self._follower.stop(timeout)  # no new pictures; those queued are answered or lost
         if self._replayer is not None:
             self._replayer.wake()
         self.inbox.close()
@@ -254,4 +300,5 @@ class Pipeline:
     def alive_threads(self) -> int:
         """Return how many worker, decode and replay threads run (tests check none died)."""
         replaying = self._replay_thread is not None and self._replay_thread.is_alive()
-        return self._pool.alive() + int(self._decoder.alive()) + int(replaying)
+        following = self._follower is not None and self._follower.alive()
+        return self._pool.alive() + int(self._decoder.alive()) + int(replaying) + int(following)

@@ -161,6 +161,7 @@ def _camera(slug: str, fields: _Fields) -> CameraState:
         tag_presence=fields.flags("tag_presence"),
         unknown_last_seen=fields.optional_time("unknown_last_seen", required=False),
         tag_last_seen=fields.times("tag_last_seen"),
+        frigate_event_id=fields.optional_text("frigate_event_id"),
     )
 
 
@@ -212,6 +213,13 @@ class _Fields:
     def text(self, key: str) -> str | None:
         """A string or null."""
         value = self.raw(key)
+        if value is not None and not isinstance(value, str):
+            raise _MalformedError(f"{key!r} is not a string")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        """A string or null, or absent (states retained before the key existed)."""
+        value = self.raw(key, required=False)
         if value is not None and not isinstance(value, str):
             raise _MalformedError(f"{key!r} is not a string")
         return value

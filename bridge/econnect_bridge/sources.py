@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from econnect_bridge.config.model import BridgeConfig, CameraConfig, CameraSettings
 from econnect_bridge.messages import Acknowledge, no_ack
+from econnect_identities.frigate import FrigateRef
 from econnect_identities.payloads import (
     DecodedPayload,
     PayloadError,
@@ -49,6 +51,18 @@ class Snapshot:
     detect_time: datetime
     received: float = 0.0  # time.monotonic() when the message arrived, for latency figures
     ack: Acknowledge = field(default=no_ack, repr=False, compare=False)  # see messages.Incoming
+    frigate: FrigateRef | None = None  # events mode: the Frigate object this picture shows
+
+    @property
+    def queue_key(self) -> str:
+        """The latest-wins slot: the camera, or one per Frigate object (two people at once)."""
+        return self.camera if self.frigate is None else f"{self.camera}\x00{self.frigate.event_id}"
+
+
+#: What arrives on a source: snapshots, or (Frigate's events mode) messages about objects.
+SourceKind = Literal["snapshot", "frigate_events"]
+#: Frigate's event messages are small JSON; anything bigger is not one.
+FRIGATE_MESSAGE_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,7 @@ class Source:
     camera_level: int | None = None
     fixed_camera: str = ""
     detector_name: str | None = None
+    kind: SourceKind = "snapshot"
 
     def camera_for(self, topic: str) -> str:
         """Return the camera a message on `topic` comes from."""
@@ -84,6 +99,19 @@ def sources_from_config(config: BridgeConfig) -> tuple[Source, ...]:
     """Build every source the configuration asks for."""
     sources = [_camera_source(camera) for camera in config.cameras]
     defaults = config.processing.camera_defaults
+    if config.frigate.events_mode:
+        message_format = PayloadFormat("json", max_bytes=FRIGATE_MESSAGE_MAX_BYTES)
+        sources.extend(
+            Source(
+                subscription=topic,
+                payload=message_format,
+                settings=defaults,
+                time_zone=config.api.time_zone,
+                kind="frigate_events",
+            )
+            for topic in config.frigate.subscriptions()
+        )
+        return tuple(sources)
     frigate_format = PayloadFormat("raw", max_bytes=defaults.max_image_bytes)
     sources.extend(
         Source(

@@ -245,6 +245,7 @@ class StateBook:
             "time": self._wall_clock(),
             "outcome": result.outcome,
             "face_count": len(result.faces),
+            "frigate_event_id": None if sighting.frigate is None else sighting.frigate.event_id,
         }
         if result.known_faces:
             self._presence.seen(("known", camera), now)

@@ -215,6 +215,7 @@ class CameraState:
     tag_presence: Mapping[str, bool] = field(default_factory=dict)
     unknown_last_seen: datetime | None = None
     tag_last_seen: Mapping[str, datetime] = field(default_factory=dict)
+    frigate_event_id: str | None = None  # the Frigate object of the latest result, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,7 @@ def camera_state_payload(state: CameraState, slug: str | None = None) -> dict[st
         "tag_last_seen": {
             slugify(tag): utc_iso(seen) for tag, seen in sorted(state.tag_last_seen.items())
         },
+        "frigate_event_id": state.frigate_event_id,
     }
 
 

@@ -56,7 +56,8 @@ class SnapshotQueue:
         """
         with self._cond:
             self.stats.offered += 1
-            slot = self._slots.setdefault(snapshot.camera, _Slot())
+            key = snapshot.queue_key
+            slot = self._slots.setdefault(key, _Slot())
             slot.interval = min_interval
             replaced, slot.pending = slot.pending, snapshot
             if replaced is not None:
@@ -64,7 +65,7 @@ class SnapshotQueue:
                 self.stats.dropped += 1
                 self.stats.per_camera_dropped[snapshot.camera] = slot.dropped
             elif not slot.busy:
-                self._schedule(snapshot.camera, slot)
+                self._schedule(key, slot)
             return replaced
 
     def _schedule(self, camera: str, slot: _Slot) -> None:
@@ -110,13 +111,19 @@ class SnapshotQueue:
         slot.next_due = self._clock() + slot.interval
         return snapshot
 
-    def done(self, camera: str) -> None:
-        """Mark a camera's snapshot as processed; its next one (if any) becomes eligible."""
+    def done(self, key: str) -> None:
+        """Mark a slot's snapshot as processed (`Snapshot.queue_key`); its next one may start.
+
+        A slot of one Frigate object is forgotten once idle: objects come and go by the
+        thousand, cameras stay.
+        """
         with self._cond:
-            slot = self._slots[camera]
+            slot = self._slots[key]
             slot.busy = False
             if slot.pending is not None:
-                self._schedule(camera, slot)
+                self._schedule(key, slot)
+            elif "\x00" in key:
+                del self._slots[key]
 
     def pending(self) -> int:
         """Return how many snapshots wait (at most one per camera)."""

@@ -47,7 +47,7 @@ class Router:
         """Send a snapshot to the engine and deliver the answer, or spool it, or lose it."""
         source = self._cameras.source_for(snapshot.camera)
         assert source is not None, "the intake learns a camera before queueing its snapshot"
-        replayer = self._replayer
+        replayer = None if snapshot.frigate is not None else self._replayer
         if replayer is not None and replayer.has_waiting() and replayer.keep(snapshot):
             return  # older snapshots wait in the spool: keep the order
         try:
@@ -59,7 +59,13 @@ class Router:
         self._delivery.deliver(snapshot, source, result, latency, delayed=False)
 
     def spool(self, snapshot: Snapshot) -> bool:
-        """Keep a snapshot for later if a spool takes it; return whether one did."""
+        """Keep a snapshot for later if a spool takes it; return whether one did.
+
+        A Frigate object's picture is never spooled: by the time the engine is back, Frigate
+        has better ones of the object, or it has gone.
+        """
+        if snapshot.frigate is not None:
+            return False
         return self._replayer is not None and self._replayer.keep(snapshot)
 
 
@@ -112,7 +118,7 @@ class WorkerPool:
                 _LOGGER.exception("unexpected error processing a snapshot from %s", snapshot.camera)
                 self._reporter.error("internal_error", "unexpected error", snapshot.camera, None)
             finally:
-                self._queue.done(snapshot.camera)
+                self._queue.done(snapshot.queue_key)
                 snapshot.ack()  # its result, error event or spooled copy is out
 
     def _next(self) -> Snapshot | None:

@@ -20,7 +20,14 @@ BOTH: frozenset[FrontEnd] = frozenset({"bridge", "integration"})
 BRIDGE_ONLY: frozenset[FrontEnd] = frozenset({"bridge"})
 
 # Attribute names shared by both front ends.
-LAST_PERSON_ATTRIBUTES = ("person_id", "tags", "confidence", "quality", "last_seen")
+LAST_PERSON_ATTRIBUTES = (
+    "person_id",
+    "tags",
+    "confidence",
+    "quality",
+    "last_seen",
+    "frigate_event_id",
+)
 TAG_ATTRIBUTES = ("last_camera", "last_person", "last_seen")
 PERSON_ATTRIBUTES = ("person_id", "last_camera", "last_seen", "confidence")
 # The event entity's summary; the bridge's event carries the whole event payload besides.

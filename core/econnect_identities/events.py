@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from econnect_identities.frigate import FrigateRef
 from econnect_identities.models import DetectedFace, EntityField, Person, RecognitionResult
 from econnect_identities.naming import OUTCOME_EVENT_TYPE, slugify
 
@@ -95,6 +96,11 @@ class Sighting:
     source_topic: str | None = None
     latency_ms: float | None = None
     delayed: bool = False
+    frigate: FrigateRef | None = None  # the Frigate object the picture shows (events mode)
+
+    def frigate_block(self) -> dict[str, Any]:
+        """Return `{"frigate": {...}}` for a Frigate object's sighting, else nothing."""
+        return {} if self.frigate is None else {"frigate": self.frigate.as_dict()}
 
 
 def recognition_event(
@@ -124,6 +130,7 @@ def recognition_event(
         "persons": sorted({f.person.display_name for f in known if f.person}),
         "tags": ordered_tags(name for f in known if f.person for name in f.person.tag_names),
         "faces": [face_dict(face, person_fields) for face in result.faces],
+        **sighting.frigate_block(),
     }
 
 
@@ -146,6 +153,7 @@ def sighting_event(
     }
     if tag is not None:
         data["tag"] = tag
+    data.update(sighting.frigate_block())
     return data
 
 
@@ -183,6 +191,7 @@ def visit_event(
         "unknown_count": unknown_count,
         "detect_time": utc_iso(sighting.detect_time),
         "delayed": sighting.delayed,
+        **sighting.frigate_block(),
     }
 
 

@@ -125,7 +125,7 @@ def test_everything_fine(tmp_path: Path, mosquitto: MosquittoBroker, emulator: A
     assert "0 retained" in porch.detail
     assert ", 0 new" not in porch.detail
     assert [f.area for f in findings] == sorted(
-        (f.area for f in findings), key=["broker", "engine", "topics"].index
+        (f.area for f in findings), key=["broker", "engine", "frigate", "topics"].index
     )
 
 

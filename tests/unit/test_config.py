@@ -753,7 +753,8 @@ def test_example_config_loads() -> None:
     code, text = check_config(str(REPO / "examples" / "config.yaml"))
     assert code == 0, text
     assert "Configuration OK" in text
-    assert "frigate/+/person/snapshot" in text
+    assert "frigate/events" in text  # the example leads with events mode
+    assert config.frigate.events_mode
 
 
 def test_check_config_on_error(tmp_path: Path) -> None:

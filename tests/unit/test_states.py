@@ -123,6 +123,7 @@ def test_camera_state_payload_exact() -> None:
         "tag_presence": {"vip": "ON", "staff": "OFF"},
         "unknown_last_seen": "2025-05-01T11:59:58.000Z",
         "tag_last_seen": {"vip": "2025-05-01T11:59:59.000Z"},
+        "frigate_event_id": None,
     }
 
 
@@ -224,6 +225,12 @@ def test_bridge_state_payload_exact() -> None:
         "mqtt_dropped": 0,
         "sessions_lost": 0,
         "acked_on_arrival": 0,
+        "frigate_fetches": 0,
+        "frigate_fetch_failures": 0,
+        "frigate_corrections": 0,
+        "frigate_sub_labels": 0,
+        "frigate_sub_label_failures": 0,
+        "frigate_skipped_named": 0,
     }
     assert bridge_state_payload(HealthState("0.1.0", T0))["api_latency_ms"] is None
 

@@ -67,8 +67,38 @@ def config_warnings(config: BridgeConfig) -> list[str]:
     if config.frigate.enabled:
         defaults = config.processing.camera_defaults
         warnings += _settings_warnings("processing", defaults, config)
+        warnings += frigate_warnings(config)
     warnings += _install_warnings(config)
     return list(dict.fromkeys(warnings))
+
+
+def frigate_warnings(config: BridgeConfig) -> list[str]:
+    """Warn about a Frigate preset that works, but not the way Frigate users expect."""
+    frigate, warnings = config.frigate, []
+    if not frigate.events_mode:
+        warnings.append(
+            "frigate: snapshot mode reads Frigate's retained MQTT snapshot (270 px high by "
+            "default, not republished while a lone person walks closer, no event id): set "
+            "frigate.url to Frigate's HTTP API for events mode, one answer per tracked object."
+        )
+        return warnings
+    scheme = urlsplit(frigate.url or "").scheme
+    if frigate.username is not None and scheme == "http":
+        warnings.append(
+            "frigate.url is plain http but frigate.username is set: the password would cross "
+            "the network in clear; use https://<host>:8971."
+        )
+    if not frigate.verify_ssl:
+        warnings.append(
+            "frigate.verify_ssl is false: anyone on the network could impersonate Frigate; "
+            "prefer frigate.ca_file."
+        )
+    if config.mqtt.shared_group:
+        warnings.append(
+            "mqtt.shared_group does not apply to Frigate's events topics: each bridge of the "
+            "group follows every tracked object; run one bridge for Frigate."
+        )
+    return warnings
 
 
 def _placeholder_warnings(config: BridgeConfig) -> list[str]:
@@ -89,6 +119,7 @@ def _placeholder_warnings(config: BridgeConfig) -> list[str]:
         "api.password": config.api.password,
         "api.token": config.api.token,
         "mqtt.password": config.mqtt.password,
+        "frigate.password": config.frigate.password,
     }
     for key, secret in secrets.items():
         if secret is not None and secret in _PLACEHOLDER_SECRETS:

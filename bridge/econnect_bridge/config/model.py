@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -209,17 +209,57 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class FrigateConfig:
-    """The Frigate preset (section ``frigate``): subscribe to Frigate's snapshot topics."""
+    """The Frigate preset (section ``frigate``): events mode or snapshot mode.
+
+    Events mode follows ``<prefix>/events`` (and Frigate's own face results on
+    ``<prefix>/tracked_object_update``) and fetches pictures over the HTTP API at `url`;
+    snapshot mode reads the retained ``<prefix>/<camera>/<label>/snapshot`` JPEGs.
+    """
 
     enabled: bool
+    mode: str
     topic_prefix: str
     cameras: tuple[str, ...]
     labels: tuple[str, ...]
+    url: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    verify_ssl: bool = True
+    ca_file: Path | None = None
+    timeout: float = 10.0
+    snapshot_height: int | None = None
+    crop: bool = True
+    max_attempts: int = 5
+    max_seconds: float = 30.0
+    poll_interval: float = 3.0
+    confident_score: float = 0.9
+    required_zones: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    write_sub_label: bool = False
+    sub_label_min_score: float = 0.8
+    overwrite_sub_label: bool = False
+    skip_named: bool = False
+
+    @property
+    def events_mode(self) -> bool:
+        """Whether the preset follows tracked objects (`mode: events`, or `auto` with a url)."""
+        if not self.enabled:
+            return False
+        return self.mode == "events" or (self.mode == "auto" and self.url is not None)
+
+    def events_topic(self) -> str:
+        """Return Frigate's tracked-object events topic."""
+        return f"{self.topic_prefix}/events"
+
+    def face_updates_topic(self) -> str:
+        """Return the topic of Frigate's own face recognition results."""
+        return f"{self.topic_prefix}/tracked_object_update"
 
     def subscriptions(self) -> tuple[str, ...]:
-        """Return the topic filters of the preset: one per camera and label (``+`` for all)."""
+        """Return the preset's topic filters: events mode's two, or one per camera and label."""
         if not self.enabled:
             return ()
+        if self.events_mode:
+            return (self.events_topic(), self.face_updates_topic())
         cameras = self.cameras or ("+",)
         return tuple(
             f"{self.topic_prefix}/{camera}/{label}/snapshot"
@@ -324,6 +364,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _frigate(raw: Mapping[str, Any]) -> FrigateConfig:
+    """Build the Frigate section; zone lists become tuples, so the config stays hashable."""
+    zones = {camera: tuple(names) for camera, names in raw["required_zones"].items()}
+    return FrigateConfig(**{**raw, "required_zones": zones})
+
+
 def build_config(data: Mapping[str, Any], source: Path | None = None) -> BridgeConfig:
     """Build the model from data the schema has validated (keys are the field names)."""
     processing = _processing(data["processing"])
@@ -335,7 +381,7 @@ def build_config(data: Mapping[str, Any], source: Path | None = None) -> BridgeC
         mqtt=mqtt,
         processing=processing,
         cameras=cameras,
-        frigate=FrigateConfig(**data["frigate"]),
+        frigate=_frigate(data["frigate"]),
         homeassistant=HomeAssistantConfig(**data["homeassistant"]),
         publish=PublishConfig(**data["publish"]),
         logging=LoggingConfig(**data["logging"]),

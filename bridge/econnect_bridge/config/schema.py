@@ -27,6 +27,7 @@ from econnect_bridge.config.validators import (
     Integer,
     InvalidValue,
     ListOf,
+    MappingOf,
     Name,
     Nullable,
     Number,
@@ -45,6 +46,7 @@ from econnect_bridge.config.validators import (
 from econnect_bridge.own_output import describe_own_filter, overlaps, own_filters
 from econnect_identities import events
 from econnect_identities.policy import DEFAULT_POLICY
+from econnect_identities.tracking import FollowPolicy
 
 #: Person fields and the recognition defaults come from the policy the integration uses too.
 PERSON_FIELDS: Final = events.PERSON_FIELDS
@@ -572,11 +574,60 @@ _CAMERA = Section(
     ]
 )
 
+_FRIGATE_MODES = ("auto", "events", "snapshot")
+#: The core's follow policy holds the defaults the integration uses too.
+_FOLLOW = FollowPolicy()
+
+
+def _check_frigate(frigate: dict[str, Any]) -> dict[str, Any]:
+    """Events mode needs Frigate's HTTP API; a Frigate login needs both of its halves."""
+    errors: list[vol.Invalid] = []
+    if frigate["mode"] == "events" and frigate["url"] is None:
+        errors.append(
+            InvalidValue(
+                "Frigate's HTTP API URL, for events mode",
+                "no url",
+                "set frigate.url (e.g. http://frigate.local:5000) or frigate.mode: snapshot",
+                ["url"],
+            )
+        )
+    if (frigate["username"] is None) != (frigate["password"] is None):
+        missing = "password" if frigate["password"] is None else "username"
+        errors.append(
+            InvalidValue(
+                "username and password together",
+                f"{'username' if missing == 'password' else 'password'} without {missing}",
+                f"set frigate.{missing}, or remove the other",
+                [missing],
+            )
+        )
+    if frigate["write_sub_label"] and frigate["url"] is None:
+        errors.append(
+            InvalidValue(
+                "Frigate's HTTP API URL, to write sub_labels",
+                "no url",
+                "set frigate.url, or write_sub_label: false",
+                ["write_sub_label"],
+            )
+        )
+    _problems(*errors)
+    return frigate
+
+
 _FRIGATE = section(
     "frigate",
-    "Frigate preset: subscribe to `<topic_prefix>/<camera>/<label>/snapshot`.",
+    "Frigate preset. Events mode (recommended): follow `<topic_prefix>/events` and fetch each "
+    "tracked object's best picture over Frigate's HTTP API (`url`), one answer per object. "
+    "Snapshot mode: `<topic_prefix>/<camera>/<label>/snapshot` (no HTTP API needed).",
     [
         option("enabled", False, "Turn the preset on.", Boolean()),
+        option(
+            "mode",
+            "auto",
+            "`events` (follow tracked objects; needs `url`), `snapshot` (the retained MQTT "
+            "snapshots), or `auto`: events when `url` is set, else snapshot.",
+            Choice(_FRIGATE_MODES, normalise=lambda v: v.lower() if isinstance(v, str) else v),
+        ),
         option("topic_prefix", "frigate", "Frigate's MQTT topic prefix.", TopicName()),
         option(
             "cameras",
@@ -587,10 +638,107 @@ _FRIGATE = section(
         option(
             "labels",
             ["person"],
-            "Frigate object labels whose snapshots are sent.",
+            "Frigate object labels whose pictures are sent.",
             ListOf(Name(), unique=True, min_items=1),
         ),
+        option(
+            "url",
+            None,
+            "Frigate's HTTP API: `http://<host>:5000` (unauthenticated port) or "
+            "`https://<host>:8971` with username and password.",
+            Nullable(HttpUrl()),
+        ),
+        option(
+            "username",
+            None,
+            "Frigate user (port 8971); writing sub_labels needs the admin role.",
+            Nullable(String()),
+        ),
+        option("password", None, "Password of username; use !secret.", Nullable(SecretString())),
+        option(
+            "verify_ssl",
+            True,
+            "Verify Frigate's TLS certificate; for a private CA set ca_file instead.",
+            Boolean(),
+        ),
+        option(
+            "ca_file",
+            None,
+            "PEM CA bundle that signed Frigate's certificate; relative to the config file.",
+            Nullable(File()),
+        ),
+        option("timeout", 10.0, "Seconds to wait for Frigate's answer.", Number(0, exclusive=True)),
+        option(
+            "snapshot_height",
+            None,
+            "Height (px) of the pictures fetched; null: Frigate's full resolution (best for "
+            "faces at a distance).",
+            Nullable(Integer(1, 4320)),
+        ),
+        option(
+            "crop",
+            True,
+            "Fetch the object's crop rather than the whole frame.",
+            Boolean(),
+        ),
+        option(
+            "max_attempts",
+            _FOLLOW.max_attempts,
+            "Pictures fetched per tracked object, at most (events mode).",
+            Integer(1, 50),
+        ),
+        option(
+            "max_seconds",
+            _FOLLOW.max_seconds,
+            "Seconds after an object first appears during which its pictures are fetched.",
+            Number(0, 3600, exclusive=True),
+        ),
+        option(
+            "poll_interval",
+            _FOLLOW.poll_interval,
+            "Seconds between fetches while an object is tracked, besides Frigate's updates "
+            "(Frigate sends them about every 5 s); 0: only on updates.",
+            Number(0, 600),
+        ),
+        option(
+            "confident_score",
+            _FOLLOW.confident_score,
+            "A known face at or above this score ends the object's attempts early.",
+            Number(0, 1),
+        ),
+        option(
+            "required_zones",
+            {},
+            "Per Frigate camera, zones an object must have entered to be recognised "
+            "(`front_door: [porch]`); a camera not listed needs none.",
+            MappingOf(Name(), ListOf(Name(), unique=True, min_items=1)),
+        ),
+        option(
+            "write_sub_label",
+            _FOLLOW.write_sub_label,
+            "Write the recognised name and score back to the Frigate event (its sub_label).",
+            Boolean(),
+        ),
+        option(
+            "sub_label_min_score",
+            _FOLLOW.sub_label_min_score,
+            "Least score for a name to be written back.",
+            Number(0, 1),
+        ),
+        option(
+            "overwrite_sub_label",
+            _FOLLOW.overwrite_sub_label,
+            "Overwrite a sub_label that Frigate's own face recognition set.",
+            Boolean(),
+        ),
+        option(
+            "skip_named",
+            _FOLLOW.skip_named,
+            "Skip objects that Frigate's own face recognition already named.",
+            Boolean(),
+        ),
     ],
+    _check_frigate,
 )
 
 _HOMEASSISTANT = section(

@@ -407,6 +407,39 @@ class ListOf(Check):
         return items
 
 
+class MappingOf(Check):
+    """A mapping from names `key` accepts to values `value` accepts; null means empty.
+
+    Returns a dict; every bad key and value is reported at once, under its own key path.
+    """
+
+    def __init__(self, key: Check, value: Check) -> None:
+        self.key, self.value = key, value
+        self.type_name = f"mapping of {key.type_name} to {value.type_name}"
+        self.expected = f"a mapping, each key {key.expected} and each value {value.expected}"
+
+    def __call__(self, value: Any) -> dict[Any, Any]:
+        """Return the validated mapping."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(value, "write one 'name: value' per line under the key")
+        out: dict[Any, Any] = {}
+        errors: list[vol.Invalid] = []
+        for raw_key, raw_value in value.items():
+            try:
+                out[self.key(raw_key)] = self.value(raw_value)
+            except vol.MultipleInvalid as exc:
+                exc.prepend([raw_key])
+                errors.extend(exc.errors)
+            except vol.Invalid as exc:
+                exc.prepend([raw_key])
+                errors.append(exc)
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return out
+
+
 def _repeats(items: Sequence[Hashable]) -> list[vol.Invalid]:
     """Return an error for every item equal to an earlier one (items are validated scalars)."""
     errors: list[vol.Invalid] = []
