@@ -1,7 +1,8 @@
 """eConnect Identities: face recognition for Home Assistant cameras.
 
 Setup builds one client on HA's shared aiohttp session, checks the engine with a first health
-refresh (test-before-setup), then forwards the platforms. Options changes, reauthentication and
+refresh (test-before-setup), learns Frigate's cameras when events mode is on, then forwards the
+platforms. Options changes, reauthentication and
 reconfiguration all reload the entry through one update listener (reload pattern (a)).
 """
 
@@ -19,6 +20,7 @@ from .const import DOMAIN, ISSUE_MISSING_PERMISSION, ISSUE_TLS_DISABLED, LOGGER
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry, EconnectRuntimeData
 from .entity import source_device_id
+from .frigate import async_prepare_frigate, async_setup_frigate
 from .helpers import async_connection
 from .options import EntryOptions
 from .recognizer import Recognizer, issue_id
@@ -45,21 +47,33 @@ async def async_setup_entry(hass: HomeAssistant, entry: EconnectConfigEntry) -> 
             translation_key="invalid_connection",
             translation_placeholders={"error": str(err)},
         ) from err
+    try:
+        options = EntryOptions.from_mapping(entry.options)
+    except ValueError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_options",
+            translation_placeholders={"error": str(err)},
+        ) from err
     _async_check_tls(hass, entry)
     coordinator = EconnectHealthCoordinator(hass, entry, connection)
     await coordinator.async_config_entry_first_refresh()
     client = connection.client()
-    options = EntryOptions.from_mapping(entry.options)
+    frigate, frigate_sources = await async_prepare_frigate(hass, entry, options.frigate)
     entry.runtime_data = EconnectRuntimeData(
         connection=connection,
         client=client,
         coordinator=coordinator,
-        recognizer=Recognizer(hass, entry, client, coordinator, options),
+        recognizer=Recognizer(
+            hass, entry, client, coordinator, options, extra_sources=frigate_sources
+        ),
+        frigate=frigate,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     _async_link_devices(hass, entry)
     async_setup_triggers(hass, entry)
     await async_setup_mqtt(hass, entry)
+    await async_setup_frigate(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 

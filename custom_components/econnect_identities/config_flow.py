@@ -26,11 +26,27 @@ from econnect_identities import (
     EconnectStrictTLSError,
     EconnectTLSError,
 )
+from econnect_identities.frigate_http import FrigateApiError
 
 from .const import (
     CONF_CA_FILE,
     CONF_CAMERAS,
     CONF_COOLDOWN,
+    CONF_FRIGATE_CAMERAS,
+    CONF_FRIGATE_CONFIDENT_SCORE,
+    CONF_FRIGATE_LABELS,
+    CONF_FRIGATE_MAX_ATTEMPTS,
+    CONF_FRIGATE_MAX_SECONDS,
+    CONF_FRIGATE_OVERWRITE_SUB_LABEL,
+    CONF_FRIGATE_PASSWORD,
+    CONF_FRIGATE_POLL_INTERVAL,
+    CONF_FRIGATE_PREFIX,
+    CONF_FRIGATE_SKIP_NAMED,
+    CONF_FRIGATE_SUB_LABEL_MIN_SCORE,
+    CONF_FRIGATE_URL,
+    CONF_FRIGATE_USERNAME,
+    CONF_FRIGATE_WRITE_SUB_LABEL,
+    CONF_FRIGATE_ZONES,
     CONF_LARGEST_FACE_ONLY,
     CONF_MIN_CONFIDENCE,
     CONF_MIN_QUALITY,
@@ -40,6 +56,16 @@ from .const import (
     CONF_PRESENCE_TIME,
     CONF_TRIGGERS,
     DEFAULT_COOLDOWN,
+    DEFAULT_FRIGATE_CONFIDENT_SCORE,
+    DEFAULT_FRIGATE_LABELS,
+    DEFAULT_FRIGATE_MAX_ATTEMPTS,
+    DEFAULT_FRIGATE_MAX_SECONDS,
+    DEFAULT_FRIGATE_OVERWRITE_SUB_LABEL,
+    DEFAULT_FRIGATE_POLL_INTERVAL,
+    DEFAULT_FRIGATE_PREFIX,
+    DEFAULT_FRIGATE_SKIP_NAMED,
+    DEFAULT_FRIGATE_SUB_LABEL_MIN_SCORE,
+    DEFAULT_FRIGATE_WRITE_SUB_LABEL,
     DEFAULT_LARGEST_FACE_ONLY,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_QUALITY,
@@ -49,7 +75,9 @@ from .const import (
     LOGGER,
     PERSON_SECTIONS,
 )
+from .frigate import frigate_client, frigate_session
 from .helpers import async_connection
+from .options import FrigateOptions, parse_zones
 
 _TEXT = selector.TextSelector()
 _URL = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.URL))
@@ -280,15 +308,149 @@ def _options_schema(with_mqtt: bool) -> vol.Schema:
     return vol.Schema(fields)
 
 
+def _frigate_schema() -> vol.Schema:
+    """Build the events-mode form; its defaults are the core's `FollowPolicy()`."""
+    seconds = selector.NumberSelectorConfig(
+        min=0, max=600, step=0.5, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
+    )
+    percent = selector.NumberSelectorConfig(
+        min=1, max=100, step=1, unit_of_measurement="%", mode=selector.NumberSelectorMode.SLIDER
+    )
+    attempts = selector.NumberSelectorConfig(min=1, max=20, step=1)
+    texts = selector.TextSelector(selector.TextSelectorConfig(multiple=True))
+    return vol.Schema(
+        {
+            vol.Optional(CONF_FRIGATE_URL): _URL,
+            vol.Optional(CONF_FRIGATE_USERNAME): _TEXT,
+            vol.Optional(CONF_FRIGATE_PASSWORD): _PASSWORD,
+            vol.Optional(CONF_FRIGATE_PREFIX, default=DEFAULT_FRIGATE_PREFIX): _TEXT,
+            vol.Optional(CONF_FRIGATE_CAMERAS, default=[]): texts,
+            vol.Optional(CONF_FRIGATE_LABELS, default=DEFAULT_FRIGATE_LABELS): texts,
+            vol.Optional(CONF_FRIGATE_ZONES, default=[]): texts,
+            vol.Required(CONF_FRIGATE_MAX_ATTEMPTS, default=DEFAULT_FRIGATE_MAX_ATTEMPTS): (
+                selector.NumberSelector(attempts)
+            ),
+            vol.Required(CONF_FRIGATE_MAX_SECONDS, default=DEFAULT_FRIGATE_MAX_SECONDS): (
+                selector.NumberSelector(seconds)
+            ),
+            vol.Required(CONF_FRIGATE_POLL_INTERVAL, default=DEFAULT_FRIGATE_POLL_INTERVAL): (
+                selector.NumberSelector(seconds)
+            ),
+            vol.Required(
+                CONF_FRIGATE_CONFIDENT_SCORE, default=DEFAULT_FRIGATE_CONFIDENT_SCORE
+            ): selector.NumberSelector(percent),
+            vol.Required(
+                CONF_FRIGATE_WRITE_SUB_LABEL, default=DEFAULT_FRIGATE_WRITE_SUB_LABEL
+            ): selector.BooleanSelector(),
+            vol.Required(
+                CONF_FRIGATE_SUB_LABEL_MIN_SCORE, default=DEFAULT_FRIGATE_SUB_LABEL_MIN_SCORE
+            ): selector.NumberSelector(percent),
+            vol.Required(
+                CONF_FRIGATE_OVERWRITE_SUB_LABEL, default=DEFAULT_FRIGATE_OVERWRITE_SUB_LABEL
+            ): selector.BooleanSelector(),
+            vol.Required(CONF_FRIGATE_SKIP_NAMED, default=DEFAULT_FRIGATE_SKIP_NAMED): (
+                selector.BooleanSelector()
+            ),
+        }
+    )
+
+
+_FRIGATE_CREDENTIALS = (CONF_FRIGATE_USERNAME, CONF_FRIGATE_PASSWORD)
+
+
+def _frigate_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the events-mode part of stored options (kept when the Frigate form is skipped)."""
+    return {key: value for key, value in options.items() if key.startswith("frigate_")}
+
+
+async def _async_validate_frigate(
+    hass: HomeAssistant, data: Mapping[str, Any], user_input: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Check the events-mode form; return (errors, Frigate credentials for the entry data).
+
+    An empty password keeps the stored one, so the form never has to show it. With a URL,
+    Frigate is asked its version (with a login when a user is given), the cheapest call that
+    proves the address and the account, and, when names are to be written back, whether the
+    user may write them (a probe Frigate refuses either way, so nothing is written).
+    """
+    username = str(user_input.get(CONF_FRIGATE_USERNAME) or "").strip()
+    password = str(user_input.get(CONF_FRIGATE_PASSWORD) or data.get(CONF_FRIGATE_PASSWORD) or "")
+    credentials = {CONF_FRIGATE_USERNAME: username, CONF_FRIGATE_PASSWORD: password}
+    if not username:
+        credentials = {}
+    elif not password:
+        return {CONF_FRIGATE_PASSWORD: "frigate_password_missing"}, {}
+    try:
+        parse_zones(user_input.get(CONF_FRIGATE_ZONES, ()))
+    except ValueError:
+        return {CONF_FRIGATE_ZONES: "invalid_zones"}, {}
+    try:
+        options = FrigateOptions.from_mapping(user_input)
+    except ValueError:
+        return {CONF_FRIGATE_URL: "invalid_frigate_url"}, {}
+    if options is None:
+        return {}, credentials
+    session = frigate_session(hass, auto_cleanup=False)
+    try:
+        client = frigate_client(session, credentials, options)
+        await client.version()
+        writable = not options.follow.write_sub_label or await client.can_write_sub_labels()
+    except FrigateApiError as err:
+        auth = err.code in {"frigate_auth_failed", "frigate_forbidden"}
+        return {"base": "frigate_invalid_auth" if auth else "frigate_cannot_connect"}, {}
+    finally:
+        session.detach()
+    if not writable:
+        return {CONF_FRIGATE_WRITE_SUB_LABEL: "frigate_cannot_write"}, {}
+    return {}, credentials
+
+
 class EconnectOptionsFlow(OptionsFlow):
-    """Choose what to watch and how to judge results; saving reloads the entry."""
+    """Choose what to watch and how to judge results, then Frigate's events mode."""
+
+    def __init__(self) -> None:
+        self._options: dict[str, Any] = {}
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the one options form."""
+        """Show the main options form; Frigate's form follows when MQTT is set up."""
+        with_mqtt = "mqtt" in self.hass.config.components
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        schema = _options_schema("mqtt" in self.hass.config.components)
+            self._options = {**_frigate_options(self.config_entry.options), **user_input}
+            if not with_mqtt:
+                return self.async_create_entry(data=self._options)
+            return await self.async_step_frigate()
+        schema = _options_schema(with_mqtt)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
         )
+
+    async def async_step_frigate(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the events-mode form; the Frigate login goes to the entry data, not options."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors, credentials = await _async_validate_frigate(self.hass, entry.data, user_input)
+            if not errors:
+                self._store_credentials(credentials)
+                options = {k: v for k, v in user_input.items() if k not in _FRIGATE_CREDENTIALS}
+                return self.async_create_entry(data={**self._options, **options})
+        suggested = dict(user_input or entry.options)
+        if user_input is None and CONF_FRIGATE_USERNAME in entry.data:
+            suggested[CONF_FRIGATE_USERNAME] = entry.data[CONF_FRIGATE_USERNAME]
+        suggested.pop(CONF_FRIGATE_PASSWORD, None)  # never sent back to the browser
+        return self.async_show_form(
+            step_id="frigate",
+            data_schema=self.add_suggested_values_to_schema(_frigate_schema(), suggested),
+            errors=errors,
+        )
+
+    def _store_credentials(self, credentials: dict[str, str]) -> None:
+        """Keep Frigate's user and password with the engine's, in the entry data."""
+        entry = self.config_entry
+        data = {k: v for k, v in entry.data.items() if k not in _FRIGATE_CREDENTIALS}
+        data.update(credentials)
+        if data != dict(entry.data):
+            self.hass.config_entries.async_update_entry(entry, data=data)

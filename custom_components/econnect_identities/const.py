@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Final
 
 from econnect_identities import policy
+from econnect_identities.tracking import FollowPolicy
 
 DOMAIN: Final = "econnect_identities"
 LOGGER = logging.getLogger(__package__)
@@ -34,6 +35,39 @@ DEFAULT_MIN_CONFIDENCE: Final = policy.to_percent(policy.DEFAULT_POLICY.min_conf
 DEFAULT_MIN_QUALITY: Final = policy.to_percent(policy.DEFAULT_POLICY.min_face_quality)
 DEFAULT_COOLDOWN: Final = policy.DEFAULT_POLICY.cooldown
 DEFAULT_PRESENCE_TIME: Final = policy.DEFAULT_POLICY.presence_timeout
+
+# Frigate's events mode (options; the user and password live in the entry data, like the
+# engine's). Its defaults are the core's `FollowPolicy()`, which the bridge's schema reads too.
+CONF_FRIGATE_URL: Final = "frigate_url"
+CONF_FRIGATE_USERNAME: Final = "frigate_username"
+CONF_FRIGATE_PASSWORD: Final = "frigate_password"  # noqa: S105 - a key, not a password
+CONF_FRIGATE_PREFIX: Final = "frigate_topic_prefix"
+CONF_FRIGATE_CAMERAS: Final = "frigate_cameras"
+CONF_FRIGATE_LABELS: Final = "frigate_labels"
+CONF_FRIGATE_ZONES: Final = "frigate_required_zones"
+CONF_FRIGATE_MAX_ATTEMPTS: Final = "frigate_max_attempts"
+CONF_FRIGATE_MAX_SECONDS: Final = "frigate_max_seconds"
+CONF_FRIGATE_POLL_INTERVAL: Final = "frigate_poll_interval"
+CONF_FRIGATE_CONFIDENT_SCORE: Final = "frigate_confident_score"
+CONF_FRIGATE_WRITE_SUB_LABEL: Final = "frigate_write_sub_label"
+CONF_FRIGATE_SUB_LABEL_MIN_SCORE: Final = "frigate_sub_label_min_score"
+CONF_FRIGATE_OVERWRITE_SUB_LABEL: Final = "frigate_overwrite_sub_label"
+CONF_FRIGATE_SKIP_NAMED: Final = "frigate_skip_named"
+
+FOLLOW_DEFAULTS: Final = FollowPolicy()
+DEFAULT_FRIGATE_PREFIX: Final = "frigate"
+DEFAULT_FRIGATE_LABELS: Final = sorted(FOLLOW_DEFAULTS.labels)
+DEFAULT_FRIGATE_MAX_ATTEMPTS: Final = FOLLOW_DEFAULTS.max_attempts
+DEFAULT_FRIGATE_MAX_SECONDS: Final = FOLLOW_DEFAULTS.max_seconds
+DEFAULT_FRIGATE_POLL_INTERVAL: Final = FOLLOW_DEFAULTS.poll_interval
+DEFAULT_FRIGATE_CONFIDENT_SCORE: Final = policy.to_percent(FOLLOW_DEFAULTS.confident_score)
+DEFAULT_FRIGATE_WRITE_SUB_LABEL: Final = FOLLOW_DEFAULTS.write_sub_label
+DEFAULT_FRIGATE_SUB_LABEL_MIN_SCORE: Final = policy.to_percent(FOLLOW_DEFAULTS.sub_label_min_score)
+DEFAULT_FRIGATE_OVERWRITE_SUB_LABEL: Final = FOLLOW_DEFAULTS.overwrite_sub_label
+DEFAULT_FRIGATE_SKIP_NAMED: Final = FOLLOW_DEFAULTS.skip_named
+# Sub_label writes tried per object, and the pause before the first retry (doubled each time).
+FRIGATE_WRITE_TRIES: Final = 3
+FRIGATE_WRITE_BACKOFF: Final = 1.0
 
 # A token renewal every minute tells whether the engine is reachable (appropriate-polling);
 # it signs in only when no valid token is held or the engine refuses it.

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
+from .const import CONF_FRIGATE_PASSWORD, CONF_FRIGATE_USERNAME
 from .data import EconnectConfigEntry
 
 # Secrets, the account, and every person detail a recognition event may carry.
 TO_REDACT = {
     CONF_PASSWORD,
     CONF_USERNAME,
+    CONF_FRIGATE_PASSWORD,
+    CONF_FRIGATE_USERNAME,
     "token",
     "person",
     "persons",
@@ -49,8 +53,23 @@ async def async_get_config_entry_diagnostics(
             "authentications": runtime.client.authentications,
             "renewals": runtime.client.renewals,
         },
+        "frigate": _frigate(entry),
         "sources": {
             source: async_redact_data(state.event or {}, TO_REDACT)
             for source, state in runtime.recognizer.states.items()
         },
+    }
+
+
+def _frigate(entry: EconnectConfigEntry) -> dict[str, Any] | None:
+    """Return what events mode did, or None when it is off."""
+    frigate = entry.runtime_data.frigate
+    if frigate is None:
+        return None
+    return {
+        "url": frigate.options.url,
+        "followed": frigate.followed,
+        "skipped_named": frigate.skipped_named,
+        "logins": frigate.client.logins,
+        **asdict(frigate.counters),
     }

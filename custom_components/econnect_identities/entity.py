@@ -60,6 +60,9 @@ def source_device_id(entry_id: str, source: str) -> str:
 
 def source_name(coordinator: EconnectHealthCoordinator, source: str) -> str:
     """Return a human name for a source: the camera's name, else its id or topic."""
+    names = coordinator.config_entry.runtime_data.recognizer.source_names
+    if source in names:
+        return names[source]
     hass = coordinator.hass
     if (state := hass.states.get(source)) is not None:
         return state.name

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from econnect_identities import PublishOptions
+from econnect_identities import PublishOptions, protocol
 from econnect_identities import policy as shared
 from econnect_identities.policy import RecognitionPolicy
+from econnect_identities.tracking import FollowPolicy
 
 from .const import (
     CONF_CAMERAS,
     CONF_COOLDOWN,
+    CONF_FRIGATE_CAMERAS,
+    CONF_FRIGATE_CONFIDENT_SCORE,
+    CONF_FRIGATE_LABELS,
+    CONF_FRIGATE_MAX_ATTEMPTS,
+    CONF_FRIGATE_MAX_SECONDS,
+    CONF_FRIGATE_OVERWRITE_SUB_LABEL,
+    CONF_FRIGATE_POLL_INTERVAL,
+    CONF_FRIGATE_PREFIX,
+    CONF_FRIGATE_SKIP_NAMED,
+    CONF_FRIGATE_SUB_LABEL_MIN_SCORE,
+    CONF_FRIGATE_URL,
+    CONF_FRIGATE_WRITE_SUB_LABEL,
+    CONF_FRIGATE_ZONES,
     CONF_LARGEST_FACE_ONLY,
     CONF_MIN_CONFIDENCE,
     CONF_MIN_QUALITY,
@@ -22,12 +36,105 @@ from .const import (
     CONF_PRESENCE_TIME,
     CONF_TRIGGERS,
     DEFAULT_COOLDOWN,
+    DEFAULT_FRIGATE_CONFIDENT_SCORE,
+    DEFAULT_FRIGATE_LABELS,
+    DEFAULT_FRIGATE_MAX_ATTEMPTS,
+    DEFAULT_FRIGATE_MAX_SECONDS,
+    DEFAULT_FRIGATE_OVERWRITE_SUB_LABEL,
+    DEFAULT_FRIGATE_POLL_INTERVAL,
+    DEFAULT_FRIGATE_PREFIX,
+    DEFAULT_FRIGATE_SKIP_NAMED,
+    DEFAULT_FRIGATE_SUB_LABEL_MIN_SCORE,
+    DEFAULT_FRIGATE_WRITE_SUB_LABEL,
     DEFAULT_LARGEST_FACE_ONLY,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_QUALITY,
     DEFAULT_PERSON_SECTIONS,
     DEFAULT_PRESENCE_TIME,
 )
+
+
+def parse_zones(lines: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Read "camera: zone, zone" lines into the zones each camera's objects must enter.
+
+    The form has no mapping field, so each camera is one line of a text list; a camera given
+    twice gets the zones of both lines.
+
+    Raises:
+        ValueError: A line without a camera name before ":" or without any zone after it.
+    """
+    zones: dict[str, tuple[str, ...]] = {}
+    for line in lines:
+        camera, colon, names = str(line).partition(":")
+        wanted = tuple(zone.strip() for zone in names.split(",") if zone.strip())
+        if not colon or not camera.strip() or not wanted:
+            msg = f"expected 'camera: zone, zone', not {line!r}"
+            raise ValueError(msg)
+        known = zones.get(camera.strip(), ())
+        zones[camera.strip()] = tuple(dict.fromkeys((*known, *wanted)))
+    return zones
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrigateOptions:
+    """Frigate's events mode: where Frigate is, which topics it uses and how hard to try."""
+
+    url: str
+    topic_prefix: str = DEFAULT_FRIGATE_PREFIX
+    follow: FollowPolicy = field(default_factory=FollowPolicy)
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> FrigateOptions | None:
+        """Read the Frigate part of the options; None when events mode is off (no URL).
+
+        Scores are stored in percent, as the form shows them, and converted here once.
+        """
+        url = str(options.get(CONF_FRIGATE_URL) or "").strip()
+        if not url:
+            return None
+        pct = shared.from_percent
+        follow = FollowPolicy(
+            labels=frozenset(options.get(CONF_FRIGATE_LABELS) or DEFAULT_FRIGATE_LABELS),
+            cameras=frozenset(options.get(CONF_FRIGATE_CAMERAS, ())),
+            required_zones={
+                camera: frozenset(zones)
+                for camera, zones in parse_zones(options.get(CONF_FRIGATE_ZONES, ())).items()
+            },
+            max_attempts=int(options.get(CONF_FRIGATE_MAX_ATTEMPTS, DEFAULT_FRIGATE_MAX_ATTEMPTS)),
+            max_seconds=float(options.get(CONF_FRIGATE_MAX_SECONDS, DEFAULT_FRIGATE_MAX_SECONDS)),
+            poll_interval=float(
+                options.get(CONF_FRIGATE_POLL_INTERVAL, DEFAULT_FRIGATE_POLL_INTERVAL)
+            ),
+            confident_score=pct(
+                float(options.get(CONF_FRIGATE_CONFIDENT_SCORE, DEFAULT_FRIGATE_CONFIDENT_SCORE))
+            ),
+            write_sub_label=bool(
+                options.get(CONF_FRIGATE_WRITE_SUB_LABEL, DEFAULT_FRIGATE_WRITE_SUB_LABEL)
+            ),
+            sub_label_min_score=pct(
+                float(
+                    options.get(
+                        CONF_FRIGATE_SUB_LABEL_MIN_SCORE, DEFAULT_FRIGATE_SUB_LABEL_MIN_SCORE
+                    )
+                )
+            ),
+            overwrite_sub_label=bool(
+                options.get(CONF_FRIGATE_OVERWRITE_SUB_LABEL, DEFAULT_FRIGATE_OVERWRITE_SUB_LABEL)
+            ),
+            skip_named=bool(options.get(CONF_FRIGATE_SKIP_NAMED, DEFAULT_FRIGATE_SKIP_NAMED)),
+        )
+        prefix = str(options.get(CONF_FRIGATE_PREFIX) or DEFAULT_FRIGATE_PREFIX).strip("/ ")
+        return cls(url=protocol.normalise_base_url(url), topic_prefix=prefix, follow=follow)
+
+    @property
+    def events_topic(self) -> str:
+        """Return Frigate's tracked-object events topic."""
+        return f"{self.topic_prefix}/events"
+
+    @property
+    def face_updates_topic(self) -> str:
+        """Return the topic of Frigate's own face recognition results."""
+        return f"{self.topic_prefix}/tracked_object_update"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +154,7 @@ class EntryOptions:
     cooldown: float = DEFAULT_COOLDOWN
     presence_time: float = DEFAULT_PRESENCE_TIME
     presence_tags: tuple[str, ...] = ()
+    frigate: FrigateOptions | None = None
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> EntryOptions:
@@ -62,11 +170,16 @@ class EntryOptions:
             cooldown=float(options.get(CONF_COOLDOWN, DEFAULT_COOLDOWN)),
             presence_time=float(options.get(CONF_PRESENCE_TIME, DEFAULT_PRESENCE_TIME)),
             presence_tags=tuple(dict.fromkeys(options.get(CONF_PRESENCE_TAGS, ()))),
+            frigate=FrigateOptions.from_mapping(options),
         )
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """Return every watched source: camera entity ids, then MQTT topics."""
+        """Return every watched source: camera entity ids, then MQTT topics.
+
+        Frigate's cameras are sources too, but only Frigate knows them all: the setup adds
+        them (`frigate.async_frigate_sources`).
+        """
         return self.cameras + self.mqtt_topics
 
     @property

@@ -1,12 +1,17 @@
 """Recognition: image → engine → filtered result → entity state, bus events and repairs.
 
-Every path (camera triggers, MQTT snapshots, the `recognize` action) goes through
-`Recognizer.async_recognize_image`, so they all update entities and fire events the same way.
+A recognition has two halves. `Recognizer.async_attempt` asks the engine and filters the
+answer, touching no entity and firing no event; `Recognizer.async_deliver` shows a result:
+entity state, the annotated image and the bus events. Camera triggers, MQTT snapshots and the
+`recognize` action do both at once (`async_recognize_image`), so they all update entities and
+fire events the same way; Frigate's events mode makes several attempts per tracked object
+and delivers only the one the core's `ObjectFollower` decides on.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +36,7 @@ from econnect_identities.aio import AsyncEconnectClient
 from econnect_identities.annotate import annotate
 from econnect_identities.cooldown import Cooldown
 from econnect_identities.events import Sighting, recognition_event, sighting_event
+from econnect_identities.frigate import FrigateRef
 
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator
@@ -48,8 +54,20 @@ class SourceState:
     time: datetime | None = None
     last_known: DetectedFace | None = None
     last_known_time: datetime | None = None
+    last_known_frigate_event_id: str | None = None  # the Frigate object it came from, if any
     image: bytes | None = None
     image_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One picture's filtered answer, not shown yet: entities and events wait for a decision."""
+
+    source: str
+    image: bytes = field(repr=False)
+    result: RecognitionResult
+    detect_time: datetime
+    latency_ms: float
 
 
 @dataclass(slots=True)
@@ -85,13 +103,22 @@ class Recognizer:
         client: AsyncEconnectClient,
         coordinator: EconnectHealthCoordinator,
         options: EntryOptions,
+        *,
+        extra_sources: Mapping[str, str] | None = None,
     ) -> None:
+        """Remember the entry's sources.
+
+        `extra_sources` are sources the options do not list (Frigate's cameras, learnt from
+        Frigate at setup), each with the human name its device shows.
+        """
         self.hass = hass
         self.entry = entry
         self.client = client
         self.coordinator = coordinator
         self.options = options
-        self.states: dict[str, SourceState] = {s: SourceState() for s in options.sources}
+        self.source_names: dict[str, str] = dict(extra_sources or {})
+        sources = dict.fromkeys((*options.sources, *self.source_names))
+        self.states: dict[str, SourceState] = {s: SourceState() for s in sources}
         self._cooldown = Cooldown(options.cooldown)
 
     async def async_recognize_camera(self, entity_id: str) -> dict[str, Any]:
@@ -121,7 +148,15 @@ class Recognizer:
                 LOGGER.warning("Recognition on %s failed: %s", entity_id, err)
 
     async def async_recognize_image(self, source: str, image: bytes) -> dict[str, Any]:
-        """Recognise `image` taken by `source`; return the event-schema description."""
+        """Recognise `image` taken by `source` and show it; return the event description."""
+        return await self.async_deliver(await self.async_attempt(source, image))
+
+    async def async_attempt(self, source: str, image: bytes) -> Attempt:
+        """Ask the engine about `image` and filter the answer; show nothing yet.
+
+        Engine failures still raise the repair, reauthentication or unavailability they
+        always do: those are about the engine, not about one picture.
+        """
         detect_time = dt_util.utcnow()
         start = time.monotonic()
         with engine_errors(on_error=self._handle_failure):
@@ -136,13 +171,28 @@ class Recognizer:
         ir.async_delete_issue(
             self.hass, DOMAIN, issue_id(ISSUE_MISSING_PERMISSION, self.entry.entry_id)
         )
-        result = self._filter(raw)
+        return Attempt(source, image, self._filter(raw), detect_time, latency_ms)
+
+    async def async_deliver(
+        self, attempt: Attempt, frigate: FrigateRef | None = None
+    ) -> dict[str, Any]:
+        """Show one decided result: entity state, annotated image and bus events, once.
+
+        Args:
+            attempt: What `async_attempt` returned.
+            frigate: The Frigate object the picture shows (events mode), named in the event.
+        """
+        source = attempt.source
         sighting = Sighting(
-            camera=source, detector_name=source, detect_time=detect_time, latency_ms=latency_ms
+            camera=source,
+            detector_name=source,
+            detect_time=attempt.detect_time,
+            latency_ms=attempt.latency_ms,
+            frigate=frigate,
         )
-        event = recognition_event(result, sighting, self.options.person_fields)
-        await self._async_update_state(source, image, result, event)
-        self._fire_face_events(sighting, result)
+        event = recognition_event(attempt.result, sighting, self.options.person_fields)
+        await self._async_update_state(attempt, event, frigate)
+        self._fire_face_events(sighting, attempt.result)
         return event
 
     def _filter(self, result: RecognitionResult) -> RecognitionResult:
@@ -155,9 +205,10 @@ class Recognizer:
         )
 
     async def _async_update_state(
-        self, source: str, image: bytes, result: RecognitionResult, event: dict[str, Any]
+        self, attempt: Attempt, event: dict[str, Any], frigate: FrigateRef | None
     ) -> None:
         """Store the result of a watched source and tell its entities."""
+        source, result = attempt.source, attempt.result
         if source not in self.states:
             return  # an ad-hoc action on an unwatched camera updates no entity
         state = self.states[source]
@@ -166,8 +217,11 @@ class Recognizer:
         known = sorted(result.known_faces, key=lambda f: f.confidence, reverse=True)
         if known:
             state.last_known, state.last_known_time = known[0], now
+            state.last_known_frigate_event_id = None if frigate is None else frigate.event_id
         if result.faces:
-            annotated = await self.hass.async_add_executor_job(annotate, image, result.faces)
+            annotated = await self.hass.async_add_executor_job(
+                annotate, attempt.image, result.faces
+            )
             if annotated is not None:
                 state.image, state.image_time = annotated, now
         entry_id = self.entry.entry_id

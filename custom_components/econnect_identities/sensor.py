@@ -66,6 +66,7 @@ def _last_person_attrs(state: SourceState) -> dict[str, Any] | None:
         "confidence": round(face.confidence, 4),
         "quality": round(face.quality, 4),
         "last_seen": utc_iso(state.last_known_time),
+        "frigate_event_id": state.last_known_frigate_event_id,
     }
 
 

@@ -1,7 +1,8 @@
 """Fixtures for the Home Assistant tests: a real emulator over loopback and test cameras.
 
 The emulator runs in a subprocess: HA's harness fails a test that leaves threads behind, and
-the emulator's server threads would. Tests reset it through its admin routes.
+the emulator's server threads would. Tests reset it through its admin routes. The Frigate
+stand-in runs in a subprocess for the same reason (`tests/support/frigate_standin_proc.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from custom_components.econnect_identities.const import (
     CONF_TRIGGERS,
     DOMAIN,
 )
+from tests.support.frigate_standin_proc import StandinProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "bridge" / "econnect_bridge" / "emulator" / "samples"
@@ -52,7 +54,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/econnect_identities."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -62,7 +64,7 @@ class EmulatorProcess:
     """The emulator as a child process on a fixed port, so it can be stopped and restarted."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -138,6 +140,39 @@ def emulator(emulator_process: EmulatorProcess, socket_enabled: None) -> Iterato
     yield emulator_process
     if emulator_process._process is None:
         emulator_process.start()
+
+
+@pytest.fixture(scope="session")
+def frigate_process() -> Iterator[StandinProcess]:
+    """Start one Frigate stand-in (port 5000 style: no login) for the whole run."""
+    pytest_socket.enable_socket()
+    with StandinProcess(cameras=("front_door", "garden")) as standin:
+        yield standin
+
+
+FRIGATE_USERS = {"admin": ("admin-password", "admin"), "viewer": ("viewer-password", "viewer")}
+
+
+@pytest.fixture(scope="session")
+def frigate_auth_process() -> Iterator[StandinProcess]:
+    """Start one Frigate stand-in with a login (port 8971 style) for the whole run."""
+    pytest_socket.enable_socket()
+    with StandinProcess(cameras=("front_door",), auth=True, users=FRIGATE_USERS) as standin:
+        yield standin
+
+
+@pytest.fixture
+def frigate_auth(frigate_auth_process: StandinProcess, socket_enabled: None) -> StandinProcess:
+    """Hand out the Frigate stand-in with a login, with no objects or requests."""
+    frigate_auth_process.reset()
+    return frigate_auth_process
+
+
+@pytest.fixture
+def frigate(frigate_process: StandinProcess, socket_enabled: None) -> StandinProcess:
+    """Hand out the Frigate stand-in with no objects, requests or sub_label writes."""
+    frigate_process.reset()
+    return frigate_process
 
 
 class SampleCamera(Camera):

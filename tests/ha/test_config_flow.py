@@ -14,7 +14,7 @@ from unittest.mock import patch
 
 import certifi
 import pytest
-from conftest import PASSWORD, REPO, USERNAME, EmulatorProcess, entry_data
+from conftest import PASSWORD, REPO, USERNAME, EmulatorProcess, entry_data, free_port
 from homeassistant import config_entries
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
@@ -25,6 +25,12 @@ from custom_components.econnect_identities.const import (
     CONF_CA_FILE,
     CONF_CAMERAS,
     CONF_COOLDOWN,
+    CONF_FRIGATE_MAX_ATTEMPTS,
+    CONF_FRIGATE_PASSWORD,
+    CONF_FRIGATE_URL,
+    CONF_FRIGATE_USERNAME,
+    CONF_FRIGATE_WRITE_SUB_LABEL,
+    CONF_FRIGATE_ZONES,
     CONF_MQTT_TOPICS,
     DOMAIN,
 )
@@ -35,6 +41,7 @@ from econnect_identities import (
 )
 from econnect_identities.errors import tls_error
 from tests.support.certs import make_certs
+from tests.support.frigate_standin_proc import StandinProcess
 
 AUTHENTICATE = "econnect_identities.aio.AsyncEconnectClient.authenticate"
 
@@ -295,7 +302,102 @@ async def test_options_flow(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_CAMERAS: ["camera.front_door"], CONF_COOLDOWN: 10}
     )
+    if with_mqtt:  # Frigate's events mode comes next; left empty, it stays off
+        assert result["step_id"] == "frigate"
+        result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_CAMERAS] == ["camera.front_door"]
     assert entry.options[CONF_COOLDOWN] == 10
     assert entry.options["person_sections"] == ["names", "tags"]
+    assert CONF_FRIGATE_URL not in entry.options
+    assert (entry.options.get(CONF_FRIGATE_MAX_ATTEMPTS) == 5) is with_mqtt  # FollowPolicy()
+
+
+async def _frigate_form(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """Open the options and pass the first form; return the Frigate form."""
+    hass.config.components.add("mqtt")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "frigate"
+    return dict(result)
+
+
+def _suggested(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+
+
+@pytest.mark.parametrize(
+    ("frigate_input", "errors"),
+    [
+        ({CONF_FRIGATE_URL: "ftp://frigate"}, {CONF_FRIGATE_URL: "invalid_frigate_url"}),
+        ({CONF_FRIGATE_ZONES: ["porch"]}, {CONF_FRIGATE_ZONES: "invalid_zones"}),
+        ({CONF_FRIGATE_USERNAME: "admin"}, {CONF_FRIGATE_PASSWORD: "frigate_password_missing"}),
+        (
+            {CONF_FRIGATE_USERNAME: "admin", CONF_FRIGATE_PASSWORD: "wrong"},
+            {"base": "frigate_invalid_auth"},
+        ),
+        ({CONF_FRIGATE_URL: "closed"}, {"base": "frigate_cannot_connect"}),
+        (
+            {
+                CONF_FRIGATE_USERNAME: "viewer",
+                CONF_FRIGATE_PASSWORD: "viewer-password",
+                CONF_FRIGATE_WRITE_SUB_LABEL: True,
+            },
+            {CONF_FRIGATE_WRITE_SUB_LABEL: "frigate_cannot_write"},
+        ),
+    ],
+)
+async def test_frigate_options_are_checked(
+    hass: HomeAssistant,
+    emulator: EmulatorProcess,
+    frigate_auth: StandinProcess,
+    frigate_input: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    entry = _entry(hass, emulator)
+    result = await _frigate_form(hass, entry)
+    user_input = {CONF_FRIGATE_URL: frigate_auth.url, **frigate_input}
+    if user_input[CONF_FRIGATE_URL] == "closed":
+        user_input[CONF_FRIGATE_URL] = f"http://127.0.0.1:{free_port()}"
+    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert CONF_FRIGATE_PASSWORD not in _suggested(dict(result))
+
+
+async def test_frigate_login_goes_to_the_entry_data(
+    hass: HomeAssistant, emulator: EmulatorProcess, frigate_auth: StandinProcess
+) -> None:
+    """The Frigate user and password live with the engine's, never in the options."""
+    entry = _entry(hass, emulator)
+    result = await _frigate_form(hass, entry)
+    login = {CONF_FRIGATE_USERNAME: "admin", CONF_FRIGATE_PASSWORD: "admin-password"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_FRIGATE_URL: frigate_auth.url, CONF_FRIGATE_WRITE_SUB_LABEL: True, **login},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_FRIGATE_URL] == frigate_auth.url
+    assert frigate_auth.sub_label_writes() == []  # the permission probe writes nothing
+    assert CONF_FRIGATE_PASSWORD not in entry.options
+    assert CONF_FRIGATE_USERNAME not in entry.options
+    assert {k: entry.data[k] for k in login} == login
+
+    result = await _frigate_form(hass, entry)  # shown again: the user, never the password
+    assert _suggested(result)[CONF_FRIGATE_USERNAME] == "admin"
+    assert CONF_FRIGATE_PASSWORD not in _suggested(result)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_FRIGATE_URL: frigate_auth.url, CONF_FRIGATE_USERNAME: "admin"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY  # an empty password keeps the stored one
+    assert entry.data[CONF_FRIGATE_PASSWORD] == "admin-password"
+
+    result = await _frigate_form(hass, entry)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY  # events mode off: the login goes
+    assert CONF_FRIGATE_USERNAME not in entry.data
+    assert CONF_FRIGATE_PASSWORD not in entry.data

@@ -141,6 +141,7 @@ async def test_both_front_ends_make_the_same_entities(
         "confidence",
         "quality",
         "last_seen",
+        "frigate_event_id",
     )
     assert bridge["tag:tag_present"][1:3] == ("occupancy", "VIP present")
 

@@ -67,7 +67,11 @@ def test_config_errors_and_aborts_exist() -> None:
     errors_used = set(re.findall(r'"(?:base|url|ca_file)": "([a-z_]+)"', source))
     errors_used |= set(re.findall(r'\{CONF_(?:URL|CA_FILE): "([a-z_]+)"\}', source))
     assert errors_used
-    assert errors_used - set(EN["config"]["error"]) == set()
+    # The options flow's errors (Frigate's events mode) are in options.error.
+    options_errors = set(re.findall(r'\{CONF_FRIGATE_[A-Z_]+: "([a-z_]+)"\}', source))
+    options_errors.update(*re.findall(r'"base": "([a-z_]+)" if \w+ else "([a-z_]+)"', source))
+    assert options_errors == set(EN["options"]["error"])
+    assert errors_used - set(EN["config"]["error"]) - options_errors == set()
     aborts = set(re.findall(r'reason="([a-z_]+)"', source))
     aborts |= set(re.findall(r'"([a-z_]+_successful)"', source))
     aborts.add("already_configured")
@@ -77,8 +81,9 @@ def test_config_errors_and_aborts_exist() -> None:
         assert set(EN["config"]["step"][step]["data"]) == set(
             EN["config"]["step"][step]["data_description"]
         )
-    options = EN["options"]["step"]["init"]
-    assert set(options["data"]) == set(options["data_description"])
+    for step in ("init", "frigate"):
+        options = EN["options"]["step"][step]
+        assert set(options["data"]) == set(options["data_description"])
     assert set(EN["selector"]["person_sections"]["options"]) == {
         "names",
         "tags",

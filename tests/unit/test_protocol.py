@@ -273,8 +273,8 @@ def test_repr_hides_secrets() -> None:
 def test_core_imports_only_the_standard_library() -> None:
     """The integration reuses this core: it must not pull requests, aiohttp, paho or YAML."""
     allowed_third_party = {"econnect_identities"}
-    # the aiohttp driver, and the annotated image (Pillow, imported when drawing)
-    drivers = {"aio.py", "annotate.py"}
+    # the aiohttp drivers (engine, Frigate), and the annotated image (Pillow, when drawing)
+    drivers = {"aio.py", "frigate_aio.py", "annotate.py"}
     for path in ECONNECT_DIR.glob("*.py"):
         if path.name in drivers:
             continue
