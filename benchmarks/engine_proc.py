@@ -62,7 +62,11 @@ class Gauge:
     def snapshot(self) -> dict[str, Any]:
         """The figures for the stats endpoint."""
         with self._lock:
-            return {"max_concurrent_received": self.peak, "service_ms": list(self.service_ms)}
+            return {
+                "max_concurrent_received": self.peak,
+                "in_flight_received": self.current,
+                "service_ms": list(self.service_ms),
+            }
 
 
 GAUGE = Gauge()
