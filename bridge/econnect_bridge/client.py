@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
 import socket
 import threading
 import time
@@ -18,9 +17,8 @@ from typing import Any, TypeVar
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
-from econnect_bridge import __version__
+from econnect_bridge.http_session import pooled_session, verify_setting
 from econnect_identities import protocol
 from econnect_identities.errors import (
     EconnectConnectionError,
@@ -49,7 +47,6 @@ T = TypeVar("T")
 
 #: A reply larger than this is not a recognition result: stop reading and fail clearly.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-USER_AGENT = f"econnect-bridge/{__version__}"
 
 
 class EconnectClient:
@@ -74,21 +71,9 @@ class EconnectClient:
         self._token_lock = threading.Lock()
         self._timeout = (connect_timeout, timeout)
         self._clock = clock
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
-        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
-        self._verify: bool | str = ca_file if (verify_ssl and ca_file) else verify_ssl
-        # Read the environment once, not on every call: with `trust_env` requests re-reads the
-        # proxy variables and ~/.netrc per request (~0.15 ms of CPU per snapshot, see
-        # docs/performance.md), and a .netrc entry for the host would replace the bearer token.
-        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        if self._verify is True:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._verify = bundle or True
-        self._session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        # Proxies read once, `verify` on every call, a blocking pool: see http_session.
+        self._session = pooled_session(self.base_url, pool_size=pool_size)
+        self._verify = verify_setting(verify_ssl=verify_ssl, ca_file=ca_file)
         if not verify_ssl:
             _LOGGER.warning(
                 "TLS verification of %s is OFF (api.verify_ssl: false): anyone on the network "

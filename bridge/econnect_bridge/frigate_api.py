@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from econnect_bridge import __version__
+from econnect_bridge.http_session import pooled_session, verify_setting
 from econnect_identities import frigate_http, protocol
 from econnect_identities.frigate_http import (
     FrigateApiError,
@@ -41,7 +39,7 @@ from econnect_identities.frigate_http import (
     FrigateToken,
 )
 from econnect_identities.protocol import HttpRequest, HttpResponse
-from econnect_identities.tokens import TokenAction, TokenState
+from econnect_identities.tokens import TokenState
 
 __all__ = ["MAX_RESPONSE_BYTES", "FrigateApi"]
 
@@ -50,7 +48,6 @@ T = TypeVar("T")
 
 #: A snapshot of a 4K camera at quality 95 is a few MB; anything past this is not a picture.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-USER_AGENT = f"econnect-bridge/{__version__}"
 #: Connections kept per host: one per worker thread is plenty.
 POOL_SIZE = 10
 
@@ -95,23 +92,11 @@ class FrigateApi:
         self._token_lock = threading.Lock()
         self._timeout = (timeout, timeout)
         self._clock = clock
-        self._session = session if session is not None else requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._session = pooled_session(self.base_url, pool_size=POOL_SIZE, session=session)
         # The session token is ours to keep (under the lock), not the shared cookie jar's:
         # block every cookie so that no thread's reply changes what another thread sends.
         self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
-        self._verify: bool | str = ca_file if (verify_ssl and ca_file) else verify_ssl
-        # Read the environment once: with `trust_env` requests re-reads the proxy variables
-        # and ~/.netrc on every call, and a .netrc entry would add credentials we never chose.
-        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        if self._verify is True:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._verify = bundle or True
-        self._session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, pool_block=True)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._verify = verify_setting(verify_ssl=verify_ssl, ca_file=ca_file)
         if not verify_ssl:
             _LOGGER.warning(
                 "TLS verification of Frigate at %s is OFF (verify_ssl: false): anyone on the "
@@ -234,18 +219,8 @@ class FrigateApi:
         assert state is not None
         with self._token_lock:
             now = self._clock()
-            action = state.decide(now, stale.value if stale is not None else None)
-            if action is TokenAction.REUSE and state.token is not None:
-                name = self._cookie_name or frigate_http.DEFAULT_COOKIE_NAME
-                return FrigateToken(state.token, name)
-            wait = state.sign_in_wait(now)
-            if wait > 0:
-                msg = (
-                    "Frigate refused the user name or password; the next login is held off "
-                    f"for {wait:.0f} s so that Frigate's login rate limit is not hit."
-                )
-                raise FrigateApiError(msg, code="frigate_auth_failed", status=401)
-            return self._login(state, now)
+            token = frigate_http.reusable_token(state, now, stale, self._cookie_name)
+            return token if token is not None else self._login(state, now)
 
     def _login(self, state: TokenState, now: float) -> FrigateToken:
         """Log in (the lock is held); remember the cookie name Frigate used."""

@@ -30,7 +30,7 @@ from econnect_identities.frigate_http import (
     FrigateToken,
 )
 from econnect_identities.protocol import HttpRequest, HttpResponse
-from econnect_identities.tokens import TokenAction, TokenState
+from econnect_identities.tokens import TokenState
 
 __all__ = ["MAX_RESPONSE_BYTES", "AsyncFrigateClient"]
 
@@ -166,18 +166,8 @@ class AsyncFrigateClient:
         assert state is not None
         async with self._token_lock:
             now = self._clock()
-            action = state.decide(now, stale.value if stale is not None else None)
-            if action is TokenAction.REUSE and state.token is not None:
-                name = self._cookie_name or frigate_http.DEFAULT_COOKIE_NAME
-                return FrigateToken(state.token, name)
-            wait = state.sign_in_wait(now)
-            if wait > 0:
-                msg = (
-                    "Frigate refused the user name or password; the next login is held off "
-                    f"for {wait:.0f} s so that Frigate's login rate limit is not hit."
-                )
-                raise FrigateApiError(msg, code="frigate_auth_failed", status=401)
-            return await self._login(state, now)
+            token = frigate_http.reusable_token(state, now, stale, self._cookie_name)
+            return token if token is not None else await self._login(state, now)
 
     async def _login(self, state: TokenState, now: float) -> FrigateToken:
         """Log in (the lock is held); remember the cookie name Frigate used."""

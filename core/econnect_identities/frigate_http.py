@@ -42,6 +42,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from econnect_identities.protocol import HttpRequest, HttpResponse
+from econnect_identities.tokens import TokenAction, TokenState
 
 __all__ = [
     "CONFIG_PATH",
@@ -347,6 +348,30 @@ def build_login(user: str, password: str) -> HttpRequest:
         raise ValueError(msg)
     body = json.dumps({"user": user, "password": password}).encode("utf-8")
     return HttpRequest("POST", LOGIN_PATH, dict(_POST_JSON), body)
+
+
+def reusable_token(
+    state: TokenState, now: float, stale: FrigateToken | None, cookie_name: str | None
+) -> FrigateToken | None:
+    """Decide for both drivers: the token to send again, or None when a login is due.
+
+    After a 401 with `stale`, a login is due only if nobody replaced that token meanwhile.
+
+    Raises:
+        FrigateApiError: Frigate refused the password lately and logins are held off, so
+            that its login rate limit is not hit.
+    """
+    action = state.decide(now, stale.value if stale is not None else None)
+    if action is TokenAction.REUSE and state.token is not None:
+        return FrigateToken(state.token, cookie_name or DEFAULT_COOKIE_NAME)
+    wait = state.sign_in_wait(now)
+    if wait > 0:
+        msg = (
+            "Frigate refused the user name or password; the next login is held off "
+            f"for {wait:.0f} s so that Frigate's login rate limit is not hit."
+        )
+        raise FrigateApiError(msg, code="frigate_auth_failed", status=401)
+    return None
 
 
 def token_cookie_header(token: FrigateToken) -> dict[str, str]:
