@@ -127,9 +127,11 @@ class FrigateFollower:
         queue: SnapshotQueue,
         cameras: CameraDirectory,
         reporter: Reporter,
+        keep_images: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
+        self._keep_images = keep_images
         self._api = api
         self._queue = queue
         self._cameras = cameras
@@ -179,13 +181,14 @@ class FrigateFollower:
         latency: float,
     ) -> None:
         """Take a worker's answer for one picture (None: the engine gave none)."""
-        assert snapshot.frigate is not None
+        ref = snapshot.frigate
+        assert ref is not None
+        if not self._keep_images:  # only an annotated snapshot needs the picture again
+            snapshot = replace(snapshot, image=b"")
         answer = None if result is None else Answer(snapshot, source, result, latency)
         summary = None if result is None else summarise(result)
         with self._cond:
-            actions = self._follower.attempt_done(
-                snapshot.frigate.event_id, summary, answer, self._clock()
-            )
+            actions = self._follower.attempt_done(ref.event_id, summary, answer, self._clock())
         self._act(actions, source)
 
     def attempt_failed(self, snapshot: Snapshot) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from econnect_bridge.cameras import CameraDirectory, NewCameraListener
 from econnect_bridge.config.model import FrigateConfig
@@ -64,19 +65,38 @@ __all__ = [
 ]
 
 
-def _follower(  # noqa: PLR0917 - the pipeline's private wiring, called once
+@dataclass(frozen=True, slots=True)
+class FrigateFollowerParts:
+    """The pipeline's parts a follower of Frigate objects works with."""
+
+    queue: SnapshotQueue
+    cameras: CameraDirectory
+    reporter: Reporter
+    clock: Callable[[], float]
+
+
+def _follower(
     config: FrigateConfig | None,
     api: FrigatePictures | None,
-    queue: SnapshotQueue,
-    cameras: CameraDirectory,
-    reporter: Reporter,
-    clock: Callable[[], float],
+    parts: FrigateFollowerParts,
+    *,
+    keep_images: bool,
 ) -> FrigateFollower | None:
-    """Build the follower of Frigate objects when events mode is on."""
+    """Build the follower of Frigate objects when events mode is on.
+
+    `keep_images`: an answer kept for later publication keeps its picture only when the
+    annotated snapshot will need it; otherwise up to `max_objects` pictures would wait.
+    """
     if config is None or api is None or not config.events_mode:
         return None
     return FrigateFollower(
-        config=config, api=api, queue=queue, cameras=cameras, reporter=reporter, clock=clock
+        config=config,
+        api=api,
+        queue=parts.queue,
+        cameras=parts.cameras,
+        reporter=parts.reporter,
+        keep_images=keep_images,
+        clock=parts.clock,
     )
 
 
@@ -125,7 +145,10 @@ class Pipeline:
         self._cameras = CameraDirectory(sources, on_new_camera, slugs=topics.slugs)
         self.inbox = Inbox()
         self._follower = _follower(
-            frigate, frigate_api, self.queue, self._cameras, self._reporter, clock
+            frigate,
+            frigate_api,
+            FrigateFollowerParts(self.queue, self._cameras, self._reporter, clock),
+            keep_images=annotate_snapshots,
         )
         self._intake = Intake(
             inbox=self.inbox,

@@ -262,3 +262,23 @@ def test_a_restart_while_the_person_is_still_tracked_gives_no_second_event(
         assert wait_until(lambda: len(outcomes(probe, later)) == 1)
     assert len(outcomes(probe, obj)) == 1
     assert snapshot_fetches(standin, obj) == before
+
+
+def test_the_annotated_picture_is_the_outcome_s_own(
+    tmp_path: Path,
+    emulator: Any,
+    mosquitto: MosquittoBroker,
+    probe: Probe,
+    standin: FrigateStandin,
+    frigate_mqtt: FrigateMqttPublisher,
+) -> None:
+    text = config_text(emulator.url, mosquitto.port, events_mode(standin.url))
+    config = write_config(tmp_path / "c.yaml", text + "publish:\n  annotated_snapshot: true\n")
+    with running_bridge(config):
+        obj = standin.begin("front_door", frame=far_away())
+        step(standin, frigate_mqtt, probe, obj, "new")  # no face: held back, not shown
+        obj.improve(close_up())
+        step(standin, frigate_mqtt, probe, obj, "update")
+        [annotated] = probe.wait_for("econnect/cameras/front_door/annotated")
+    assert annotated.payload.startswith(b"\xff\xd8")  # the close-up, boxed: a JPEG
+    assert len(outcomes(probe, obj)) == 1
