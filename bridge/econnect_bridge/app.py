@@ -159,6 +159,21 @@ def _annotation_possible(config: BridgeConfig) -> bool:
     return False
 
 
+class SignalFlag:
+    """The stop flag a signal handler can set without taking any lock.
+
+    `is_set` is true once a signal was recorded or the event was set (`request_stop`).
+    """
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+        self.signum: int | None = None
+
+    def is_set(self) -> bool:
+        """Return whether the bridge must stop."""
+        return self.signum is not None or self._event.is_set()
+
+
 class BridgeApp:
     """One running bridge."""
 
@@ -168,6 +183,7 @@ class BridgeApp:
         self.client = client or engine_client(config)
         self.frigate = frigate_api(config)
         self._stopping = threading.Event()
+        self._signalled = SignalFlag(self._stopping)
         self._sources = sources_from_config(config)
         self.mqtt = MqttConnection(
             config.mqtt,
@@ -278,7 +294,11 @@ class BridgeApp:
         self._install_signal_handlers()
         return_large_buffers_to_the_system()
         self.start()
-        self.control.run(self._stopping)
+        self.control.run(self._signalled)
+        if self._signalled.signum is not None:
+            name = signal.Signals(self._signalled.signum).name
+            _LOGGER.info("Received %s: finishing in-flight work", name)
+        self._stopping.set()
         self._shutdown()
         return 0
 
@@ -292,8 +312,10 @@ class BridgeApp:
             return
 
         def handler(signum: int, _frame: FrameType | None) -> None:
-            _LOGGER.info("Received %s: finishing in-flight work", signal.Signals(signum).name)
-            self.request_stop()
+            # Python runs this between two bytecodes of the main thread, which may hold a
+            # lock (the control queue's, inside get()): taking it here would deadlock, so
+            # the handler only records the signal; the control loop sees it within a turn.
+            self._signalled.signum = signum
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +62,13 @@ class ControlledPipeline(Protocol):
         """Publish the health counters if they changed; return whether it did."""
 
 
+class StopFlag(Protocol):
+    """What the loop asks each turn: must it stop? A `threading.Event` is one."""
+
+    def is_set(self) -> bool:
+        """Return whether the loop must stop."""
+
+
 class ControlLoop:
     """Run the bridge's timers and announces on the thread that calls `run()`.
 
@@ -94,7 +100,7 @@ class ControlLoop:
         """Report an event (any thread; never blocks)."""
         self._events.put(event)
 
-    def run(self, stopping: threading.Event) -> None:
+    def run(self, stopping: StopFlag) -> None:
         """Turn until `stopping` is set (a "stop" event wakes the loop at once)."""
         while not stopping.is_set():
             try:
