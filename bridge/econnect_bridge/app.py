@@ -20,6 +20,7 @@ from econnect_bridge.announcer import DiscoveryAnnouncer
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
+from econnect_bridge.delivery import CameraRules
 from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
 from econnect_bridge.frigate_api import FrigateApi
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
@@ -38,7 +39,7 @@ from econnect_bridge.statebook import BookSettings, StateBook
 from econnect_bridge.states import Topics
 from econnect_identities.annotate import pillow_available
 from econnect_identities.errors import EconnectError
-from econnect_identities.naming import CameraSlugs, slugify
+from econnect_identities.naming import CameraSlugs, SubjectSlugs, slugify
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -117,9 +118,17 @@ def fixed_cameras(config: BridgeConfig) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(names)), dynamic
 
 
-def discovery_context(config: BridgeConfig, slugs: CameraSlugs) -> DiscoveryContext:
-    """The cameras, tags and persons known at start, for the discovery announcer."""
+def discovery_context(
+    config: BridgeConfig, slugs: CameraSlugs, subjects: SubjectSlugs | None = None
+) -> DiscoveryContext:
+    """The cameras, tags and persons known at start, for the discovery announcer.
+
+    `slugs` and `subjects` are the registries the bridge's topics use, so that discovery
+    names every camera, person and tag with the slug its topics have.
+    """
     ha = config.homeassistant
+    if subjects is None:
+        subjects = topic_subjects(config)
     return DiscoveryContext(
         node_id=slugify(config.mqtt.base_topic),
         base_topic=config.mqtt.base_topic,
@@ -130,7 +139,14 @@ def discovery_context(config: BridgeConfig, slugs: CameraSlugs) -> DiscoveryCont
         annotated=config.publish.annotated_snapshot,
         retain=True,
         slugs=slugs,
+        subjects=subjects,
     )
+
+
+def topic_subjects(config: BridgeConfig) -> SubjectSlugs:
+    """The person and tag registry, seeded in configuration order (who keeps a plain slug)."""
+    ha = config.homeassistant
+    return SubjectSlugs(persons=ha.persons, tags=ha.tags)
 
 
 def book_settings(config: BridgeConfig, topics: Topics) -> BookSettings:
@@ -179,7 +195,11 @@ class BridgeApp:
 
     def __init__(self, config: BridgeConfig, *, client: EconnectClient | None = None) -> None:
         self.config = config
-        self.topics = Topics(config.mqtt.base_topic, CameraSlugs(fixed_cameras(config)[0]))
+        self.topics = Topics(
+            config.mqtt.base_topic,
+            CameraSlugs(fixed_cameras(config)[0]),
+            topic_subjects(config),
+        )
         self.client = client or engine_client(config)
         self.frigate = frigate_api(config)
         self._stopping = threading.Event()
@@ -195,7 +215,7 @@ class BridgeApp:
         self.pipeline.add_sampler(partial(connection_sample, self.mqtt))
         ha = config.homeassistant
         self.announcer = DiscoveryAnnouncer(
-            context=discovery_context(config, self.topics.slugs),
+            context=discovery_context(config, self.topics.slugs, self.topics.subjects),
             publisher=self.mqtt,
             first_states=self.pipeline.publish_initial_states,
             dynamic=fixed_cameras(config)[1],
@@ -241,6 +261,7 @@ class BridgeApp:
             own_output=own_output_filters(config),
             frigate=config.frigate,
             frigate_api=self.frigate,
+            rules=CameraRules(config.rules, config.processing.camera_defaults),
         )
 
     def start(self) -> None:

@@ -1,9 +1,13 @@
-"""An engine answer out as messages: thresholds, events, sightings, states, annotated image.
+"""An engine answer out as messages: thresholds, rules, events, sightings, states, image.
 
 The state book decides what to publish (it is pure); this stage feeds it, under one lock since
 workers and the control loop share it, and publishes what it returns. A snapshot that will
 never get an answer is reported here too, as an error event. At start, `restore` hands the
 retained states read back from the broker to the book (`econnect_bridge.recovery`).
+
+The rules per person and per tag (`econnect_identities.rules`) judge each answer here, before
+the state book or a Frigate object's follower sees it, so an excluded person is gone before
+anything could publish, count or log them by name.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -26,6 +31,14 @@ from econnect_bridge.states import Topics
 from econnect_identities.annotate import annotate
 from econnect_identities.events import Sighting
 from econnect_identities.models import RecognitionResult
+from econnect_identities.rules import (
+    CAMERA_RULE,
+    DEFAULT_RULE,
+    FaceRule,
+    Judgement,
+    RuleSet,
+    as_judgement,
+)
 
 _LOGGER = logging.getLogger("econnect_bridge.pipeline")  # the pipeline's log lines, as before
 
@@ -34,7 +47,11 @@ class ObjectAnswers(Protocol):
     """The follower of Frigate objects (`frigate_follow.FrigateFollower`), as delivery sees it."""
 
     def attempt_done(
-        self, snapshot: Snapshot, source: Source, result: RecognitionResult | None, latency: float
+        self,
+        snapshot: Snapshot,
+        source: Source,
+        result: RecognitionResult | Judgement | None,
+        latency: float,
     ) -> None:
         """Take the answer for one picture of an object."""
 
@@ -43,12 +60,36 @@ class ObjectAnswers(Protocol):
 
 
 def apply_thresholds(result: RecognitionResult, settings: CameraSettings) -> RecognitionResult:
-    """Drop faces below the camera's confidence, quality or size thresholds."""
+    """Drop faces below the camera's quality or size thresholds (confidence: `CameraRules`)."""
     return result.filtered(
-        min_confidence=settings.min_confidence,
-        min_quality=settings.min_face_quality,
-        min_face_size=settings.min_face_size,
+        min_quality=settings.min_face_quality, min_face_size=settings.min_face_size
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRules:
+    """The configuration's `rules` and the processing defaults, judged per camera.
+
+    `defaults` tells a camera's own `min_confidence` from the global one, so an event can
+    say `camera` or `default` when no person or tag rule decided.
+    """
+
+    rules: tuple[FaceRule, ...] = ()
+    defaults: CameraSettings | None = None
+
+    def rule_set(self, settings: CameraSettings) -> RuleSet:
+        """Return the judgement of a camera with these settings."""
+        own = self.defaults is not None and settings.min_confidence != self.defaults.min_confidence
+        return RuleSet(
+            min_confidence=settings.min_confidence,
+            uncertain_min_confidence=settings.uncertain_min_confidence,
+            rules=self.rules,
+            base_rule=CAMERA_RULE if own else DEFAULT_RULE,
+        )
+
+    def judge(self, result: RecognitionResult, settings: CameraSettings, camera: str) -> Judgement:
+        """Apply the quality and size thresholds, then the rules, to one answer."""
+        return self.rule_set(settings).judge(apply_thresholds(result, settings), camera)
 
 
 class Delivery:
@@ -65,8 +106,10 @@ class Delivery:
         annotate_snapshots: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rules: CameraRules | None = None,
     ) -> None:
         self._book = book
+        self._rules = rules or CameraRules()
         self._reporter = reporter
         self._publisher = publisher
         self._topics = topics
@@ -96,33 +139,42 @@ class Delivery:
             if snapshot.frigate is not None and self._objects is not None:
                 self._objects.attempt_done(snapshot, source, None, latency)
             return
-        result = apply_thresholds(result, source.settings)
+        judged = self._rules.judge(result, source.settings, snapshot.camera)
+        if judged.excluded:
+            self._reporter.count("faces_excluded", judged.excluded)
         if snapshot.frigate is not None and self._objects is not None:
-            _log_result(self._sighting(snapshot, source, latency, delayed), result)
-            self._objects.attempt_done(snapshot, source, result, latency)
+            _log_result(self._sighting(snapshot, source, latency, delayed), judged)
+            self._objects.attempt_done(snapshot, source, judged, latency)
             return
-        self.publish(snapshot, source, result, latency, delayed=delayed)
+        self.publish(snapshot, source, judged, latency, delayed=delayed)
 
     def publish(
         self,
         snapshot: Snapshot,
         source: Source,
-        result: RecognitionResult,
+        result: RecognitionResult | Judgement,
         latency: float,
         *,
         delayed: bool,
     ) -> None:
-        """Publish a (threshold-filtered) answer: events, sightings, states, annotated image."""
+        """Publish a judged answer: events, sightings, states, annotated image.
+
+        A snapshot whose every face was excluded publishes nothing at all, not even its
+        annotated image (which would show the excluded person).
+        """
+        judged = as_judgement(result)
         sighting = self._sighting(snapshot, source, latency, delayed)
         if snapshot.frigate is None:
-            _log_result(sighting, result)
+            _log_result(sighting, judged)
+        if judged.nothing_left:
+            return
         with self._lock:
             messages = self._book.record(
-                result, sighting, self._clock(), cooldown=source.settings.cooldown
+                judged, sighting, self._clock(), cooldown=source.settings.cooldown
             )
         self._reporter.send(messages)
         if self._annotate:
-            self._publish_annotated(snapshot, result)
+            self._publish_annotated(snapshot, judged.result)
 
     @staticmethod
     def _sighting(snapshot: Snapshot, source: Source, latency: float, delayed: bool) -> Sighting:
@@ -196,13 +248,17 @@ class Delivery:
             self._reporter.send(messages)
 
 
-def _log_result(sighting: Sighting, result: RecognitionResult) -> None:
+def _log_result(sighting: Sighting, judged: Judgement) -> None:
+    """One line per answer. Known names only: uncertain and excluded faces are counted."""
+    result = judged.result
     names = ", ".join(f.person.display_name for f in result.known_faces if f.person) or "-"
     _LOGGER.info(
-        "%s: %s, %d face(s), known: %s (%.0f ms)",
+        "%s: %s, %d face(s), known: %s, uncertain: %d, excluded: %d (%.0f ms)",
         sighting.camera,
-        result.outcome,
-        len(result.faces),
+        "uncertain" if judged.only_uncertain else result.outcome,
+        len(judged.verdicts),
         names,
+        len(judged.uncertain),
+        judged.excluded,
         sighting.latency_ms or 0.0,
     )

@@ -17,7 +17,9 @@ Why it looks like this:
 * Names are untrusted; every id and topic level goes through `econnect_identities.naming.slugify`.
   Camera ids go through the context's `slugs` registry instead (`CameraSlugs`), the one the
   bridge's topics use, so two cameras whose names slug alike (`Front Door`, `front-door`)
-  get two devices with their own unique ids and state topics, not one.
+  get two devices with their own unique ids and state topics, not one. Persons and tags go
+  through the context's `subjects` registry (`SubjectSlugs`) the same way: `Jane Doe` and
+  `Jane-Doe` get two entities each, with ids valid in every Home Assistant (`[a-z0-9_]`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ from econnect_identities.naming import (
     EVENT_TYPES,
     CameraSlugs,
     EntityKind,
+    SubjectKind,
+    SubjectSlugs,
     camera_unique_id,
     health_unique_id,
+    pretty_name,
     slugify,
     subject_unique_id,
 )
@@ -104,9 +109,9 @@ ENTITY_SPECS: tuple[EntitySpec, ...] = (
     EntitySpec(entities.ANNOTATED, source="image", options={"content_type": "image/jpeg"}),
     # Per configured tag and person (device: the bridge).
     EntitySpec(entities.TAG_PRESENT, value="presence", options=_BINARY),
-    EntitySpec(entities.TAG_LAST_CAMERA, value="last_camera", options={"icon": "mdi:cctv"}),
+    EntitySpec(entities.TAG_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
     EntitySpec(entities.PERSON_PRESENT, value="presence", options=_BINARY),
-    EntitySpec(entities.PERSON_LAST_CAMERA, value="last_camera", options={"icon": "mdi:cctv"}),
+    EntitySpec(entities.PERSON_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
     # Bridge health (device: the bridge).
     EntitySpec(entities.API_REACHABLE, value="api_reachable", options=_BINARY),
     EntitySpec(
@@ -144,8 +149,9 @@ class DiscoveryContext:
     `tags` and `persons` are pre-created so that automations can refer to them before the
     first sighting. `retain` keeps the configs on the broker so entities survive a Home
     Assistant restart without a re-announce. `support_url` is sent in `origin` when set.
-    `slugs` names the cameras; the bridge passes the registry its topics use (shared, so it is
-    left out of comparisons: equal contexts sharing one registry give equal messages).
+    `slugs` names the cameras and `subjects` the persons and tags; the bridge passes the
+    registries its topics use (shared, so they are left out of comparisons: equal contexts
+    sharing the registries give equal messages).
     """
 
     node_id: str = DEFAULT_NODE_ID
@@ -159,6 +165,7 @@ class DiscoveryContext:
     retain: bool = True
     support_url: str | None = None
     slugs: CameraSlugs = field(default_factory=CameraSlugs, compare=False, repr=False)
+    subjects: SubjectSlugs = field(default_factory=SubjectSlugs, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_topic_prefix(self.discovery_prefix, "discovery prefix")
@@ -172,7 +179,7 @@ class DiscoveryContext:
     @property
     def topics(self) -> Topics:
         """The contract's topics under this context's base topic."""
-        return Topics(self.base_topic, self.slugs)
+        return Topics(self.base_topic, self.slugs, self.subjects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +207,6 @@ class _Target:
     device: dict[str, Any]
     topic: str
     slug: str = ""
-
-
-def pretty_name(name: str) -> str:
-    """Turn `front_door` into `Front door` (a camera's device name); keep other spellings."""
-    text = " ".join(name.replace("_", " ").split())
-    return text[:1].upper() + text[1:] if text else name
 
 
 def bridge_device(ctx: DiscoveryContext) -> dict[str, Any]:
@@ -260,12 +261,20 @@ def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
                 state = topics.camera_state(camera)
                 yield _Target(unique_id, name, device, state, slugify(tag))
     else:
-        subjects = ctx.tags if spec.scope == "tag" else ctx.persons
-        for subject in _unique(subjects):
-            unique_id = subject_unique_id(ctx.node, subject, kind)
-            name = kind.name.format(name=subject)
-            state = topics.subject_state(spec.scope, subject)
-            yield _Target(unique_id, name, bridge_device(ctx), state)
+        yield from _subject_targets(spec, ctx)
+
+
+def _subject_targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
+    """Expand a per-tag or per-person spec: each distinct name has its own slug and ids."""
+    kind = spec.kind
+    subject_kind: SubjectKind = "tag" if spec.scope == "tag" else "person"
+    names = ctx.tags if subject_kind == "tag" else ctx.persons
+    for subject in dict.fromkeys(names):
+        slug = ctx.subjects.slug(subject_kind, subject)
+        unique_id = subject_unique_id(ctx.node, subject, kind, slug=slug)
+        name = kind.name.format(name=subject)
+        state = ctx.topics.subject_state_by_slug(subject_kind, slug)
+        yield _Target(unique_id, name, bridge_device(ctx), state)
 
 
 def _cameras(ctx: DiscoveryContext) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from econnect_identities.frigate import (
     parse_face_update,
 )
 from econnect_identities.models import RecognitionResult
+from econnect_identities.rules import Judgement, as_judgement
 from econnect_identities.tracking import (
     Action,
     AttemptSummary,
@@ -73,7 +74,7 @@ class ResultSink(Protocol):
         self,
         snapshot: Snapshot,
         source: Source,
-        result: RecognitionResult,
+        result: RecognitionResult | Judgement,
         latency: float,
         *,
         delayed: bool,
@@ -87,7 +88,7 @@ class Answer:
 
     snapshot: Snapshot
     source: Source
-    result: RecognitionResult
+    result: RecognitionResult | Judgement
     latency: float
 
 
@@ -177,16 +178,23 @@ class FrigateFollower:
         self,
         snapshot: Snapshot,
         source: Source,
-        result: RecognitionResult | None,
+        result: RecognitionResult | Judgement | None,
         latency: float,
     ) -> None:
-        """Take a worker's answer for one picture (None: the engine gave none)."""
+        """Take a worker's answer for one picture (None: the engine gave none).
+
+        A picture whose every face was excluded counts as one without an answer: an
+        excluded person never becomes an object's outcome nor its sub_label.
+        """
         ref = snapshot.frigate
         assert ref is not None
         if not self._keep_images:  # only an annotated snapshot needs the picture again
             snapshot = replace(snapshot, image=b"")
-        answer = None if result is None else Answer(snapshot, source, result, latency)
-        summary = None if result is None else summarise(result)
+        judged = None if result is None else as_judgement(result)
+        if judged is not None and judged.nothing_left:
+            judged = None
+        answer = None if judged is None else Answer(snapshot, source, judged, latency)
+        summary = None if judged is None else summarise(judged)
         with self._cond:
             actions = self._follower.attempt_done(ref.event_id, summary, answer, self._clock())
         self._act(actions, source)

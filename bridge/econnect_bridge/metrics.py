@@ -112,6 +112,7 @@ class BridgeMetrics:
     frigate_sub_labels: int = 0  # names written back to Frigate events
     frigate_sub_label_failures: int = 0  # names not written back (after retries)
     frigate_skipped_named: int = 0  # objects left to Frigate's own face recognition
+    faces_excluded: int = 0  # faces of excluded people or tags, removed before publishing
     broker_connected: bool = False
     api_signed_in: bool = False  # the engine accepted the credentials (api_reachable: it answered)
     queue_pending: int = 0
@@ -213,6 +214,8 @@ SERIES: Final[tuple[Series, ...]] = (
            "Names that could not be written back to Frigate (after retries)."),
     Series("frigate_skipped_named", "frigate_skipped_named", "frigate_skipped_named_total",
            "counter", "Frigate objects left to Frigate's own face recognition (skip_named)."),
+    Series("faces_excluded", "faces_excluded", "faces_excluded_total", "counter",
+           "Faces of excluded people or tags, removed before anything was published."),
 )  # fmt: skip
 
 #: The `BridgeMetrics` attributes the stages count with `Reporter.count`.

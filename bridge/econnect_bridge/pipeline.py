@@ -27,7 +27,7 @@ from econnect_bridge.cameras import CameraDirectory, NewCameraListener
 from econnect_bridge.config.model import FrigateConfig
 from econnect_bridge.decode import Decoder
 from econnect_bridge.dedupe import RECENT_MESSAGES, RedeliveryFilter
-from econnect_bridge.delivery import Delivery, apply_thresholds
+from econnect_bridge.delivery import CameraRules, Delivery, apply_thresholds
 from econnect_bridge.engine_stage import (
     CIRCUIT_OPEN,
     CircuitOpenError,
@@ -135,6 +135,7 @@ class Pipeline:
         own_output: tuple[str, ...] = (),
         frigate: FrigateConfig | None = None,
         frigate_api: FrigatePictures | None = None,
+        rules: CameraRules | None = None,
     ) -> None:
         self._stopping = threading.Event()
         self.retry = retry or RetryPolicy()
@@ -173,6 +174,7 @@ class Pipeline:
             retain_state=retain_state,
             annotate_snapshots=annotate_snapshots,
             clock=clock,
+            rules=rules,
         )
         if self._follower is not None:
             self._delivery.follow_objects(self._follower)

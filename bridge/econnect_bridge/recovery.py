@@ -39,7 +39,7 @@ from typing import Final
 from econnect_bridge.states import CameraState, SubjectKind, SubjectState, Topics
 from econnect_identities.events import SCHEMA_VERSION
 from econnect_identities.models import Outcome
-from econnect_identities.naming import slugify
+from econnect_identities.naming import may_slug, slugify, tag_key
 
 _LOGGER = logging.getLogger("econnect_bridge.recovery")
 
@@ -73,9 +73,12 @@ class Recovered:
     """The states read back from the broker, before reconciling them with the clocks.
 
     `cameras` is keyed by camera slug (the topic level; the payload carries no other name),
-    `subjects` by (kind, slug). `ignored` counts the messages that were skipped. A camera slug
-    may be a suffixed one (`econnect_identities.naming.CameraSlugs`): the state book hands
-    them to the camera registry, which gives a name its suffixed slug again if it had it.
+    `subjects` by (kind, slug), the slug being the topic level too: a person or tag whose name
+    collided with another's had a suffixed slug (`econnect_identities.naming.SubjectSlugs`),
+    which the state book recalls so that the name gets it again. `ignored` counts the
+    messages that were skipped. A camera slug may be a suffixed one
+    (`econnect_identities.naming.CameraSlugs`): the state book hands them to the camera
+    registry, which gives a name its suffixed slug again if it had it.
     """
 
     cameras: Mapping[str, CameraState] = field(default_factory=dict)
@@ -106,7 +109,7 @@ def recover(messages: Iterable[tuple[str, bytes]], topics: Topics) -> Recovered:
         if isinstance(state, CameraState):
             cameras[state.camera] = state
         else:
-            subjects[(state.kind, slugify(state.name))] = state
+            subjects[(state.kind, _topic_levels(topic, topics)[1])] = state
     return Recovered(cameras=cameras, subjects=subjects, ignored=ignored)
 
 
@@ -167,7 +170,7 @@ def _camera(slug: str, fields: _Fields) -> CameraState:
 
 def _person(slug: str, fields: _Fields) -> SubjectState:
     name = fields.name("person")
-    if slugify(name) != slug:
+    if not may_slug(name, slug):
         raise _MalformedError("the payload names another person than its topic")
     return SubjectState(
         "person",
@@ -175,6 +178,7 @@ def _person(slug: str, fields: _Fields) -> SubjectState:
         presence=fields.flag("presence"),
         person_id=fields.text("person_id"),
         last_camera=fields.slug("last_camera"),
+        last_camera_name=fields.optional_text("last_camera_name"),
         last_seen=fields.optional_time("last_seen"),
         confidence=fields.score("confidence"),
     )
@@ -182,13 +186,14 @@ def _person(slug: str, fields: _Fields) -> SubjectState:
 
 def _tag(slug: str, fields: _Fields) -> SubjectState:
     name = fields.name("tag")
-    if slugify(name) != slug:
+    if not may_slug(tag_key(name), slug):
         raise _MalformedError("the payload names another tag than its topic")
     return SubjectState(
         "tag",
         name,
         presence=fields.flag("presence"),
         last_camera=fields.slug("last_camera"),
+        last_camera_name=fields.optional_text("last_camera_name"),
         last_person=fields.text("last_person"),
         last_seen=fields.optional_time("last_seen"),
     )

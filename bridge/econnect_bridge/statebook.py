@@ -48,7 +48,8 @@ from econnect_identities.events import (
     visit_event,
 )
 from econnect_identities.models import DetectedFace, RecognitionResult
-from econnect_identities.naming import OUTCOME_EVENT_TYPE, slugify
+from econnect_identities.naming import OUTCOME_EVENT_TYPE, pretty_name, slugify
+from econnect_identities.rules import Judgement, as_judgement
 
 
 def _utc_now() -> datetime:
@@ -92,9 +93,9 @@ class StateBook:
         self._touched: set[str | SubjectKey] = set()  # updated by a result since the start
         self._restored: set[str | SubjectKey] = set()  # published by `restore`
         for name in settings.persons:
-            self._subjects[("person", slugify(name))] = SubjectState("person", name)
+            self._subjects[self._key("person", name)] = SubjectState("person", name)
         for name in settings.tags:
-            self._subjects[("tag", slugify(name))] = SubjectState("tag", name)
+            self._subjects[self._key("tag", name)] = SubjectState("tag", name)
 
     def add_subjects(self, *, persons: Iterable[str], tags: Iterable[str]) -> list[Message]:
         """Start tracking persons and tags not known yet; report them as absent."""
@@ -102,7 +103,7 @@ class StateBook:
         wanted += [("tag", name) for name in tags]
         added: list[tuple[SubjectKind, str]] = []
         for kind, name in wanted:
-            key = (kind, slugify(name))
+            key = self._key(kind, name)
             if key not in self._subjects:
                 self._subjects[key] = SubjectState(kind, name)
                 added.append(key)
@@ -127,26 +128,50 @@ class StateBook:
         """The camera's slug: its key here and its topic level (one registry for all)."""
         return self._s.topics.camera_slug(camera)
 
+    def _key(self, kind: SubjectKind, name: str) -> SubjectKey:
+        """A person's or tag's key here: its kind and slug, the level of its topics."""
+        return (kind, self._s.topics.subject_slug(kind, name))
+
+    def _camera_name(self, slug: str | None) -> str | None:
+        """The display name of the camera whose slug is `slug`, if a name claimed it."""
+        names = {claimed: name for name, claimed in self._s.topics.slugs.names().items()}
+        return None if slug not in names else pretty_name(names[slug])
+
     def _blank_camera(self, camera: str, now: datetime) -> CameraState:
         tags = {slugify(tag): False for tag in self._s.tags}
         return CameraState(camera=camera, time=now, tag_presence=tags)
 
     def record(
-        self, result: RecognitionResult, sighting: Sighting, now: float, *, cooldown: float
+        self,
+        answer: RecognitionResult | Judgement,
+        sighting: Sighting,
+        now: float,
+        *,
+        cooldown: float,
     ) -> list[Message]:
         """Report one processed snapshot.
 
         Args:
-            result: the engine's answer, thresholds applied.
+            answer: the engine's answer judged by the rules (`econnect_identities.rules`),
+                or a bare result (thresholds applied) whose every match is known.
             sighting: where and when the snapshot was taken.
             now: the monotonic clock, for presence timers and the cooldown.
             cooldown: the camera's `cooldown` (s); the first one seen for a camera holds.
+
+        A snapshot whose every face was excluded publishes nothing; one whose every face is
+        uncertain publishes its recognition event only (no visit, sighting or state).
         """
-        event = recognition_event(result, sighting, self._s.person_fields)
+        judged = as_judgement(answer)
+        if judged.nothing_left:
+            return []
+        event = recognition_event(judged, sighting, self._s.person_fields)
         messages = [Message(self._s.topics.events(), encode(event))]
+        if judged.only_uncertain:
+            return messages
+        result = judged.result
         news = _news(result, self._cooldown(sighting.camera, cooldown), now)
-        messages += self._visits(result, sighting, str(event["event_id"]), news)
-        messages += self._sightings([face for face in news if face is not None], sighting)
+        messages += self._visits(judged, sighting, str(event["event_id"]), news)
+        messages += self._sightings([face for face in news if face is not None], sighting, judged)
         self._mark_subjects(result, sighting, now)
         self._update_camera(result, sighting, now)
         messages.append(self._camera_message(self._slug(sighting.camera)))
@@ -155,19 +180,26 @@ class StateBook:
 
     def _visits(
         self,
-        result: RecognitionResult,
+        judged: Judgement,
         sighting: Sighting,
         event_id: str,
         news: list[DetectedFace | None],
     ) -> list[Message]:
         """The camera's visits (what its Home Assistant event entity fires), one per news."""
+        result = judged.result
         topic = self._s.topics.camera_events(sighting.camera)
         event_type = OUTCOME_EVENT_TYPE[result.outcome]
         unknown = len(result.unknown_faces)
         messages = []
         for face in news:
+            rule = judged.base_rule if face is None else judged.rule_for(face)
             visit = visit_event(
-                event_type, sighting, event_id=event_id, face=face, unknown_count=unknown
+                event_type,
+                sighting,
+                event_id=event_id,
+                face=face,
+                unknown_count=unknown,
+                rule=rule,
             )
             messages.append(Message(topic, encode(visit)))
         return messages
@@ -179,18 +211,22 @@ class StateBook:
             cooldown = self._cooldowns[camera] = Cooldown(seconds)
         return cooldown
 
-    def _sightings(self, visitors: list[DetectedFace], sighting: Sighting) -> list[Message]:
+    def _sightings(
+        self, visitors: list[DetectedFace], sighting: Sighting, judged: Judgement
+    ) -> list[Message]:
         """Person and tag sightings of the faces the cooldown let through."""
         messages = []
+        fields = self._s.person_fields
         for face in visitors:
             person = face.person
             assert person is not None
-            payload = sighting_event(face, sighting, self._s.person_fields)
+            rule = judged.rule_for(face)
+            payload = sighting_event(face, sighting, fields, rule=rule)
             messages.append(
                 Message(self._s.topics.person_event(person.display_name), encode(payload))
             )
             for tag in dict.fromkeys(person.tag_names):  # a tag twice is still one event
-                tagged = sighting_event(face, sighting, self._s.person_fields, tag=tag)
+                tagged = sighting_event(face, sighting, fields, tag=tag, rule=rule)
                 messages.append(Message(self._s.topics.tag_event(tag), encode(tagged)))
         return messages
 
@@ -203,9 +239,9 @@ class StateBook:
         assert person is not None
         name = person.display_name
         camera = self._slug(sighting.camera)
-        self._presence.seen(("person", slugify(name)), now)
-        self._touched.add(("person", slugify(name)))
-        self._subjects[("person", slugify(name))] = SubjectState(
+        self._presence.seen(self._key("person", name), now)
+        self._touched.add(self._key("person", name))
+        self._subjects[self._key("person", name)] = SubjectState(
             "person",
             name,
             presence=True,
@@ -215,10 +251,10 @@ class StateBook:
             confidence=face.confidence,
         )
         for tag in person.tag_names:
-            self._presence.seen(("tag", slugify(tag)), now)
+            self._presence.seen(self._key("tag", tag), now)
             self._presence.seen(("camera_tag", camera, slugify(tag)), now)
-            self._touched.add(("tag", slugify(tag)))
-            self._subjects[("tag", slugify(tag))] = SubjectState(
+            self._touched.add(self._key("tag", tag))
+            self._subjects[self._key("tag", tag)] = SubjectState(
                 "tag",
                 tag,
                 presence=True,
@@ -231,8 +267,8 @@ class StateBook:
         keys: list[SubjectKey] = []
         for face in result.known_faces:
             assert face.person is not None
-            keys.append(("person", slugify(face.person.display_name)))
-            keys.extend(("tag", slugify(tag)) for tag in face.person.tag_names)
+            keys.append(self._key("person", face.person.display_name))
+            keys.extend(self._key("tag", tag) for tag in face.person.tag_names)
         return list(dict.fromkeys(keys))
 
     def _update_camera(self, result: RecognitionResult, sighting: Sighting, now: float) -> None:
@@ -304,6 +340,9 @@ class StateBook:
         if now_wall.tzinfo is None:
             now_wall = now_wall.replace(tzinfo=UTC)
         self._s.topics.slugs.recall(recovered.cameras)
+        kinds: tuple[SubjectKind, ...] = ("person", "tag")
+        for kind in kinds:
+            self._s.topics.subjects.recall(kind, [s for k, s in recovered.subjects if k == kind])
         cameras = [
             self._restore_camera(state, now_wall, now) for state in recovered.cameras.values()
         ]
@@ -394,7 +433,9 @@ class StateBook:
 
     def _subject_message(self, key: SubjectKey) -> Message:
         state = self._subjects[key]
-        topic = self._s.topics.subject_state(state.kind, state.name)
+        if (name := self._camera_name(state.last_camera)) is not None:
+            state = dataclasses.replace(state, last_camera_name=name)
+        topic = self._s.topics.subject_state_by_slug(*key)
         return Message(topic, encode(subject_state_payload(state)), self._s.retain_state)
 
 

@@ -17,20 +17,27 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from econnect_bridge.metrics import SERIES, BridgeMetrics, Series
 from econnect_identities.events import SCHEMA_VERSION, ordered_tags, utc_iso
 from econnect_identities.models import Outcome
-from econnect_identities.naming import CameraSlugs, slugify
+from econnect_identities.naming import (
+    CameraSlugs,
+    SubjectSlugs,
+    pretty_name,
+    slugify,
+)
+from econnect_identities.naming import SubjectKind as _SubjectKind
+
+#: A person or a tag (defined with the slugs in `econnect_identities.naming`).
+SubjectKind = _SubjectKind
 
 ONLINE = "online"
 OFFLINE = "offline"
 ON = "ON"
 OFF = "OFF"
 DEFAULT_BASE_TOPIC = "econnect"
-
-SubjectKind = Literal["person", "tag"]
 
 # Names of payload kinds, as used by `econnect_identities.schemas.validate_payload` and
 # `Topics.kind_of`.
@@ -85,11 +92,14 @@ class Topics:
     neither add a topic level nor a wildcard. Camera names go through `slugs`, the registry
     that gives distinct names distinct slugs (`econnect_identities.naming.CameraSlugs`): the
     bridge builds one, seeded with its configured cameras, and shares it with the camera
-    directory and discovery, so a camera has the same slug in every topic and id.
+    directory and discovery, so a camera has the same slug in every topic and id. Person and
+    tag names go through `subjects` the same way (`SubjectSlugs`, seeded with the configured
+    persons and tags), so `Jane Doe` and `Jane-Doe` get two topics and two sets of entities.
     """
 
     base: str = DEFAULT_BASE_TOPIC
     slugs: CameraSlugs = field(default_factory=CameraSlugs, compare=False, repr=False)
+    subjects: SubjectSlugs = field(default_factory=SubjectSlugs, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_topic_prefix(self.base, "base topic")
@@ -100,6 +110,10 @@ class Topics:
     def camera_slug(self, camera: str) -> str:
         """The camera's topic level (claimed in the registry the first time it is asked)."""
         return self.slugs.slug(camera)
+
+    def subject_slug(self, kind: SubjectKind, name: str) -> str:
+        """A person's or tag's topic level (claimed in the registry the first time)."""
+        return self.subjects.slug(kind, name)
 
     def events(self) -> str:
         """Every recognition event, one per processed snapshot (not retained)."""
@@ -115,11 +129,11 @@ class Topics:
 
     def person_event(self, person: str) -> str:
         """A known person seen (not retained)."""
-        return self._join("persons", slugify(person))
+        return self._join("persons", self.subject_slug("person", person))
 
     def tag_event(self, tag: str) -> str:
         """A person carrying a tag seen (not retained)."""
-        return self._join("tags", slugify(tag))
+        return self._join("tags", self.subject_slug("tag", tag))
 
     def errors(self) -> str:
         """Snapshots that could not be processed (not retained)."""
@@ -143,15 +157,19 @@ class Topics:
 
     def person_state(self, person: str) -> str:
         """One person's presence (retained when `retain_state`)."""
-        return self._join("persons", slugify(person), "state")
+        return self.subject_state_by_slug("person", self.subject_slug("person", person))
 
     def tag_state(self, tag: str) -> str:
         """One tag's presence (retained when `retain_state`)."""
-        return self._join("tags", slugify(tag), "state")
+        return self.subject_state_by_slug("tag", self.subject_slug("tag", tag))
 
     def subject_state(self, kind: SubjectKind, name: str) -> str:
         """The state topic of a person or a tag."""
         return self.person_state(name) if kind == "person" else self.tag_state(name)
+
+    def subject_state_by_slug(self, kind: SubjectKind, slug: str) -> str:
+        """The state topic of the person or tag whose slug is `slug`."""
+        return self._join("persons" if kind == "person" else "tags", slug, "state")
 
     def annotated(self, camera: str) -> str:
         """The last snapshot with faces boxed, as raw JPEG bytes (optional)."""
@@ -223,7 +241,9 @@ class SubjectState:
     """Presence of one person or one tag, across cameras.
 
     `last_camera` is the slug of the camera last seen at (what the payload carries); a name
-    given instead is slugged with plain `slugify` when published.
+    given instead is slugged with plain `slugify` when published. `last_camera_name` is that
+    camera's display name ("Front door"), what people read; without it the slug is made
+    readable (`pretty_name`).
     """
 
     kind: SubjectKind
@@ -234,6 +254,7 @@ class SubjectState:
     last_person: str | None = None
     last_seen: datetime | None = None
     confidence: float | None = None
+    last_camera_name: str | None = None
 
 
 #: The bridge's figures; the former name of `BridgeMetrics`, kept for callers that build one.
@@ -273,6 +294,12 @@ def _last_camera(state: SubjectState) -> str | None:
     return None if state.last_camera is None else slugify(state.last_camera)
 
 
+def _last_camera_name(state: SubjectState) -> str | None:
+    if state.last_camera is None:
+        return None
+    return state.last_camera_name or pretty_name(state.last_camera)
+
+
 def person_state_payload(state: SubjectState) -> dict[str, Any]:
     """Build the payload of `<base>/persons/<person>/state`."""
     return {
@@ -281,6 +308,7 @@ def person_state_payload(state: SubjectState) -> dict[str, Any]:
         "person_id": state.person_id,
         "presence": on_off(state.presence),
         "last_camera": _last_camera(state),
+        "last_camera_name": _last_camera_name(state),
         "last_seen": _time(state.last_seen),
         "confidence": _round(state.confidence, 4),
     }
@@ -293,6 +321,7 @@ def tag_state_payload(state: SubjectState) -> dict[str, Any]:
         "tag": state.name,
         "presence": on_off(state.presence),
         "last_camera": _last_camera(state),
+        "last_camera_name": _last_camera_name(state),
         "last_person": state.last_person,
         "last_seen": _time(state.last_seen),
     }

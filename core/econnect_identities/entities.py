@@ -28,8 +28,10 @@ LAST_PERSON_ATTRIBUTES = (
     "last_seen",
     "frigate_event_id",
 )
-TAG_ATTRIBUTES = ("last_camera", "last_person", "last_seen")
-PERSON_ATTRIBUTES = ("person_id", "last_camera", "last_seen", "confidence")
+# `last_camera` is the camera's slug (bridge) or entity id (integration), for automations;
+# `last_camera_name` its display name ("Front door"), for people.
+TAG_ATTRIBUTES = ("last_camera", "last_camera_name", "last_person", "last_seen")
+PERSON_ATTRIBUTES = ("person_id", "last_camera", "last_camera_name", "last_seen", "confidence")
 # The event entity's summary; the bridge's event carries the whole event payload besides.
 RECOGNITION_ATTRIBUTES = ("face_count", "known_count", "unknown_count", "persons", "tags", "camera")
 

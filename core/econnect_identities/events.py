@@ -18,10 +18,14 @@ from typing import Any
 from econnect_identities.frigate import FrigateRef
 from econnect_identities.models import DetectedFace, EntityField, Person, RecognitionResult
 from econnect_identities.naming import OUTCOME_EVENT_TYPE, slugify
+from econnect_identities.rules import DEFAULT_RULE, Judgement, Verdict, as_judgement
 
 SCHEMA_VERSION = 1
 PERSON_FIELDS = ("name", "aliases", "tags", "fields", "addresses")
 DEFAULT_PERSON_FIELDS = frozenset({"name", "aliases", "tags"})
+#: A snapshot whose every face is uncertain: on `<base>/events` only, never a visit.
+UNCERTAIN_OUTCOME = "uncertain"
+UNCERTAIN_EVENT_TYPE = "uncertain_face"
 
 
 def utc_iso(moment: datetime) -> str:
@@ -72,8 +76,36 @@ def person_dict(person: Person, person_fields: frozenset[str]) -> dict[str, Any]
     return data
 
 
-def face_dict(face: DetectedFace, person_fields: frozenset[str]) -> dict[str, Any]:
-    """Describe one detected face."""
+def face_dict(
+    face: DetectedFace, person_fields: frozenset[str], verdict: Verdict | None = None
+) -> dict[str, Any]:
+    """Describe one detected face, with its verdict: known, uncertain (and whom) or unknown.
+
+    An uncertain face has `known: false` and `person: null`, as an unknown face, so a flow
+    written before the uncertain band never takes it for a person; its `candidate` carries
+    the person it resembles, with only the sections the user chose to publish.
+    """
+    if verdict is not None and verdict.kind == "uncertain":
+        assert face.person is not None
+        return {
+            **_face_fields(face),
+            "known": False,
+            "person": None,
+            "uncertain": True,
+            "candidate": person_dict(face.person, person_fields),
+            "rule": verdict.rule,
+        }
+    return {
+        **_face_fields(face),
+        "known": face.is_known,
+        "person": None if face.person is None else person_dict(face.person, person_fields),
+        "uncertain": False,
+        "candidate": None,
+        "rule": DEFAULT_RULE if verdict is None else verdict.rule,
+    }
+
+
+def _face_fields(face: DetectedFace) -> dict[str, Any]:
     box = face.box
     return {
         "face_id": face.face_id,
@@ -81,8 +113,6 @@ def face_dict(face: DetectedFace, person_fields: frozenset[str]) -> dict[str, An
         "confidence": round(face.confidence, 4),
         "quality": round(face.quality, 4),
         "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
-        "known": face.is_known,
-        "person": None if face.person is None else person_dict(face.person, person_fields),
     }
 
 
@@ -104,18 +134,27 @@ class Sighting:
 
 
 def recognition_event(
-    result: RecognitionResult,
+    answer: RecognitionResult | Judgement,
     sighting: Sighting,
     person_fields: frozenset[str] = DEFAULT_PERSON_FIELDS,
 ) -> dict[str, Any]:
-    """Describe one processed snapshot: the payload of `<base>/events`."""
+    """Describe one processed snapshot: the payload of `<base>/events`.
+
+    `answer` is a judgement (`econnect_identities.rules`), or a bare result whose every
+    match counts as known. Uncertain faces are listed among `faces` and counted apart
+    (`uncertain_count`); `persons` and `tags` summarise the known faces only.
+    """
+    judged = as_judgement(answer)
+    result = judged.result
     known = result.known_faces
+    outcome = UNCERTAIN_OUTCOME if judged.only_uncertain else result.outcome
+    event_type = UNCERTAIN_EVENT_TYPE if judged.only_uncertain else OUTCOME_EVENT_TYPE[outcome]
     return {
         "schema_version": SCHEMA_VERSION,
         "event_id": str(uuid.uuid4()),
         "type": "recognition",
         # `event_type` lets Home Assistant's MQTT `event` entity read this payload directly.
-        "event_type": OUTCOME_EVENT_TYPE[result.outcome],
+        "event_type": event_type,
         "camera": sighting.camera,
         "detector_name": sighting.detector_name,
         "source_topic": sighting.source_topic,
@@ -123,13 +162,15 @@ def recognition_event(
         "processed_time": utc_iso(datetime.now(UTC)),
         "api_latency_ms": None if sighting.latency_ms is None else round(sighting.latency_ms, 1),
         "delayed": sighting.delayed,
-        "outcome": result.outcome,
-        "face_count": len(result.faces),
+        "outcome": outcome,
+        "face_count": len(judged.verdicts),
         "known_count": len(known),
         "unknown_count": len(result.faces) - len(known),
+        "uncertain_count": len(judged.uncertain),
+        "rule": judged.outcome_rule,
         "persons": sorted({f.person.display_name for f in known if f.person}),
         "tags": ordered_tags(name for f in known if f.person for name in f.person.tag_names),
-        "faces": [face_dict(face, person_fields) for face in result.faces],
+        "faces": [face_dict(v.face, person_fields, v) for v in judged.verdicts],
         **sighting.frigate_block(),
     }
 
@@ -140,8 +181,12 @@ def sighting_event(
     person_fields: frozenset[str],
     *,
     tag: str | None = None,
+    rule: str = DEFAULT_RULE,
 ) -> dict[str, Any]:
-    """Describe a known person seen (`<base>/persons/<p>`) or a tag seen (`<base>/tags/<t>`)."""
+    """Describe a known person seen (`<base>/persons/<p>`) or a tag seen (`<base>/tags/<t>`).
+
+    `rule` names the rule whose threshold made the face known (`econnect_identities.rules`).
+    """
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "type": "tag_seen" if tag else "person_seen",
@@ -153,6 +198,7 @@ def sighting_event(
     }
     if tag is not None:
         data["tag"] = tag
+    data["rule"] = rule
     data.update(sighting.frigate_block())
     return data
 
@@ -164,6 +210,7 @@ def visit_event(
     event_id: str,
     face: DetectedFace | None = None,
     unknown_count: int = 0,
+    rule: str = DEFAULT_RULE,
 ) -> dict[str, Any]:
     """Describe one visit for Home Assistant's event entity: `<base>/cameras/<camera>/events`.
 
@@ -173,7 +220,8 @@ def visit_event(
     recognition event on `<base>/events` (faces, aliases, tag ids) for whoever needs more.
     `persons` (this visit's one name) and `unknown_count` keep automations and blueprints
     written for the recognition event's attributes working.
-    `face` is the recognised face of a `known_person` visit, None for the other event types.
+    `face` is the recognised face of a `known_person` visit, None for the other event types;
+    `rule` names the rule whose threshold decided (`econnect_identities.rules`).
     """
     person = None if face is None else face.person
     return {
@@ -191,6 +239,7 @@ def visit_event(
         "unknown_count": unknown_count,
         "detect_time": utc_iso(sighting.detect_time),
         "delayed": sighting.delayed,
+        "rule": rule,
         **sighting.frigate_block(),
     }
 

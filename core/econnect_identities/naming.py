@@ -3,9 +3,10 @@
 Camera, person and tag names come from topics and from the engine, so they are untrusted:
 `slugify` turns any of them into `[a-z0-9_]+`, which can neither add an MQTT topic level nor a
 wildcard, nor break a discovery id. Distinct camera names can slug alike (`Front Door` and
-`front-door`); `CameraSlugs` gives each its own slug, and the bridge uses one for every topic
-level and id of a camera. The entity table is shared with the integration so that a
-user moving between the two finds the same entities with the same names.
+`front-door`), and so can person and tag names (`Jane Doe`, `Jane-Doe`); `NameSlugs` gives
+each its own stable slug, and the bridge uses one registry per cameras (`CameraSlugs`), persons
+and tags (`SubjectSlugs`) for every topic level and id. The entity table is shared with the
+integration so that a user moving between the two finds the same entities with the same names.
 """
 
 from __future__ import annotations
@@ -24,14 +25,21 @@ MAX_SLUG = 64
 _SUFFIX_LENGTHS = (6, 8, 12, 16)
 
 Platform = Literal["sensor", "binary_sensor", "event", "image"]
+SubjectKind = Literal["person", "tag"]
 
 
 def slugify(text: str) -> str:
     """Return a lowercase `[a-z0-9_]` form of `text`, never empty.
 
-    Accents are folded (José → jose). A name with nothing usable (e.g. only '#') gets a short
-    stable hash, so two such names still differ.
+    Accents are folded (José → jose). A name with nothing usable (e.g. only '#', or a
+    non-Latin script such as 李雷) gets a short stable hash, so two such names still differ.
+    Letters NFKD leaves whole (Æ, ß) are dropped, as they always were: spelling them out now
+    would move the entity ids and history of everyone who has such a name.
     """
+    return _slug(text)
+
+
+def _slug(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _NOT_SLUG.sub("_", folded.lower()).strip("_")[:MAX_SLUG].strip("_")
     if slug:
@@ -61,7 +69,7 @@ def _digest(name: str) -> str:
 
 
 def suffixed_slugs(name: str) -> list[str]:
-    """The slugs `name` may take when its plain slug belongs to another camera, in order.
+    """The slugs `name` may take when its plain slug belongs to another name, in order.
 
     The suffix comes from the name itself, not from an order of arrival, so a name gets the
     same slug on every run; the base is cut so that the whole stays within `MAX_SLUG`.
@@ -74,15 +82,18 @@ def suffixed_slugs(name: str) -> list[str]:
     return slugs
 
 
-class CameraSlugs:
-    """One slug per distinct camera name, never shared: topic level, unique and entity id.
+class NameSlugs:
+    """One slug per distinct name, never shared: topic level, unique and entity id.
+
+    One registry holds one kind of name: cameras (`CameraSlugs`), persons or tags
+    (`SubjectSlugs`).
 
     The first name to claim a slug keeps the plain `slugify` form, so a bridge without
     colliding names is named as it always was; a later, different name whose slug is taken
     gets `suffixed_slugs(name)`: the plain slug cut to fit plus hex digits of a BLAKE2 digest
     of the exact name. "First" is made stable across restarts by the claim order the bridge
-    uses: the configured cameras (`configured`, in configuration order) at construction, then
-    cameras learnt at run time in order of arrival. A run-time name's suffix depends on the
+    uses: the configured names (`configured`, in configuration order) at construction, then
+    names learnt at run time in order of arrival. A run-time name's suffix depends on the
     name only, so two colliding run-time names get the same slugs whatever order they come in
     after the first. `recall` adds what the previous run left on the broker: a recovered slug
     that is the suffixed form of a name shows that this name collided then, so it takes that
@@ -108,7 +119,7 @@ class CameraSlugs:
             return slug
 
     def recall(self, slugs: Iterable[str]) -> None:
-        """Note the camera slugs a previous run published (its retained states)."""
+        """Note the slugs a previous run published (its retained states)."""
         with self._lock:
             self._recalled.update(slugs)
 
@@ -137,6 +148,62 @@ class CameraSlugs:
             if candidate not in self._taken:
                 return candidate
             count += 1
+
+
+#: The registry of camera names: the one class, named for what the bridge keeps in it.
+CameraSlugs = NameSlugs
+
+
+def tag_key(tag: str) -> str:
+    """The form two spellings of one tag share (`VIP`, `vip`): tags match case-insensitively.
+
+    `lower`, not `casefold`: casefold spells ß as ss, which would give such a tag another slug
+    than `slugify` has always given it.
+    """
+    return tag.lower()
+
+
+class TagSlugs(NameSlugs):
+    """Tag names: two spellings of one tag share its slug; other colliding tags do not."""
+
+    def slug(self, name: str) -> str:
+        """Return the tag's slug, claiming one the first time any spelling is asked for."""
+        return super().slug(tag_key(name))
+
+
+def may_slug(name: str, slug: str) -> bool:
+    """Whether `slug` is one `NameSlugs` may give `name`: its plain or a suffixed slug."""
+    return slug in (slugify(name), *suffixed_slugs(name))
+
+
+class SubjectSlugs:
+    """The slugs of persons and of tags: one `NameSlugs` each, as cameras have theirs.
+
+    A person and a tag may share a slug (their topics and ids differ by kind); two persons,
+    or two tags, never do, except two spellings of one tag (`TagSlugs`). Seeded with the
+    configured names, in configuration order.
+    """
+
+    def __init__(self, persons: Iterable[str] = (), tags: Iterable[str] = ()) -> None:
+        self._registries: dict[SubjectKind, NameSlugs] = {
+            "person": NameSlugs(persons),
+            "tag": TagSlugs(tags),
+        }
+
+    def slug(self, kind: SubjectKind, name: str) -> str:
+        """Return the slug of a person's or a tag's name, claiming one the first time."""
+        return self._registries[kind].slug(name)
+
+    def recall(self, kind: SubjectKind, slugs: Iterable[str]) -> None:
+        """Note the person or tag slugs a previous run published (its retained states)."""
+        self._registries[kind].recall(slugs)
+
+    def names(self, kind: SubjectKind) -> dict[str, str]:
+        """Every person or tag name claimed so far and its slug, in order of claim.
+
+        Tags are named by `tag_key`, the form their spellings share.
+        """
+        return self._registries[kind].names()
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +258,38 @@ def camera_unique_id(
     return f"{slugify(node_id)}_{slug or slugify(camera)}_{kind.key}"
 
 
-def subject_unique_id(node_id: str, subject: str, kind: EntityKind) -> str:
-    """Return the unique id of a per-tag or per-person entity."""
-    return f"{slugify(node_id)}_{kind.key}_{slugify(subject)}"
+def subject_unique_id(
+    node_id: str, subject: str, kind: EntityKind, *, slug: str | None = None
+) -> str:
+    """Return the unique id of a per-tag or per-person entity.
+
+    `slug` is the subject's slug from a `SubjectSlugs` registry; without it the plain
+    `slugify(subject)` is used (the first of colliding names gets that one anyway).
+    """
+    return f"{slugify(node_id)}_{kind.key}_{slug or slugify(subject)}"
+
+
+def pretty_name(name: str) -> str:
+    """Turn `front_door` into `Front door` (a camera's display name); keep other spellings."""
+    text = " ".join(name.replace("_", " ").split())
+    return text[:1].upper() + text[1:] if text else name
+
+
+#: Topic levels that say what a message is, not which camera sent it.
+_GENERIC_LEVELS = frozenset(
+    {"frigate", "snapshot", "snapshots", "image", "images", "jpg", "person", "camera", "cameras"}
+)
+
+
+def topic_camera_name(topic: str) -> str:
+    """Name the camera an MQTT topic is about: `frigate/front_door/person/snapshot` → `Front door`.
+
+    The first level that is neither empty, a wildcard nor a word such as `frigate`,
+    `person` or `snapshot`; the whole topic when every level is one of those.
+    """
+    levels = [level for level in topic.split("/") if level and level not in {"+", "#"}]
+    named = [level for level in levels if level.casefold() not in _GENERIC_LEVELS]
+    return pretty_name(named[0]) if named else topic
 
 
 def health_unique_id(node_id: str, kind: EntityKind) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from econnect_identities.events import DEFAULT_PERSON_FIELDS, PERSON_FIELDS
+from econnect_identities.rules import DEFAULT_RULE, FaceRule, RuleSet
 
 # The engine's person sections (includeNames, includeTags, ...) and the event fields each
 # fills. The display `name` is always published, whatever sections are fetched.
@@ -32,15 +33,29 @@ class RecognitionPolicy:
     `largest_face_only` is true because the vendor advises it for edge detectors.
     `presence_timeout` is 60 s: presence means "seen in the last minute", so automations
     that react to someone leaving run soon after, and each sighting restarts the window.
+    `uncertain_min_confidence` is None (no uncertain band) and `rules` is empty, so a face
+    below `min_confidence` is ignored, matched or not, as before rules existed
+    (`econnect_identities.rules`).
     """
 
     largest_face_only: bool = True
     min_confidence: float = 0.0
+    uncertain_min_confidence: float | None = None
     min_face_quality: float = 0.0
     min_face_size: int = 0
     cooldown: float = 30.0
     presence_timeout: float = 60.0
     person_fields: frozenset[str] = field(default=DEFAULT_PERSON_FIELDS)
+    rules: tuple[FaceRule, ...] = ()
+
+    def rule_set(self, *, base_rule: str = DEFAULT_RULE) -> RuleSet:
+        """Return the judgement these thresholds and rules make (`econnect_identities.rules`)."""
+        return RuleSet(
+            min_confidence=self.min_confidence,
+            uncertain_min_confidence=self.uncertain_min_confidence,
+            rules=self.rules,
+            base_rule=base_rule,
+        )
 
     @property
     def person_sections(self) -> tuple[str, ...]:

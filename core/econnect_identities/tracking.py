@@ -32,6 +32,7 @@ from typing import Generic, TypeVar
 
 from econnect_identities.frigate import FaceUpdate, FrigateObject
 from econnect_identities.models import RecognitionResult
+from econnect_identities.rules import Judgement, as_judgement
 
 __all__ = [
     "AttemptSummary",
@@ -96,18 +97,26 @@ class AttemptSummary:
         return kind, self.score, self.faces
 
 
-def summarise(result: RecognitionResult) -> AttemptSummary:
-    """Reduce a (threshold-filtered) result to its best known face and its face count."""
-    known = [face for face in result.known_faces if face.person is not None]
+def summarise(answer: RecognitionResult | Judgement) -> AttemptSummary:
+    """Reduce a judged answer to its best known face and its face count.
+
+    The judgement of `econnect_identities.rules` ranks here as everywhere: an uncertain face
+    counts as a face but never as a known one, and excluded faces are already gone (a picture
+    of nobody else should reach the follower as no answer at all). A bare result counts
+    every match as known.
+    """
+    judged = as_judgement(answer)
+    faces = len(judged.verdicts)
+    known = [face for face in judged.result.known_faces if face.person is not None]
     if not known:
-        return AttemptSummary(faces=len(result.faces))
+        return AttemptSummary(faces=faces)
     best = max(known, key=lambda face: face.confidence)
     assert best.person is not None
     return AttemptSummary(
         person_id=best.person.person_id,
         name=best.person.display_name,
         score=best.confidence,
-        faces=len(result.faces),
+        faces=faces,
     )
 
 

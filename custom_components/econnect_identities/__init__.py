@@ -19,7 +19,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN, ISSUE_MISSING_PERMISSION, ISSUE_TLS_DISABLED, LOGGER
 from .coordinator import EconnectHealthCoordinator
 from .data import EconnectConfigEntry, EconnectRuntimeData
-from .entity import source_device_id
+from .entity import source_device_id, tags_device_id
 from .frigate import async_prepare_frigate, async_setup_frigate
 from .helpers import async_connection
 from .options import EntryOptions
@@ -117,7 +117,7 @@ def _async_check_tls(hass: HomeAssistant, entry: EconnectConfigEntry) -> None:
 
 
 def _async_link_devices(hass: HomeAssistant, entry: EconnectConfigEntry) -> None:
-    """Hang camera devices under the engine device and remove devices no longer watched.
+    """Hang camera and tag devices under the engine device; remove those no longer wanted.
 
     `via_device_id` through the registry works from 2025.4 to 2026.11, unlike
     `DeviceInfo(via_device=…)`, which is deprecated from 2026.8 (stale-devices rule too).
@@ -128,6 +128,8 @@ def _async_link_devices(hass: HomeAssistant, entry: EconnectConfigEntry) -> None
     engine = next((d for d in devices if d.identifiers & engine_ids), None)
     sources = entry.runtime_data.recognizer.states
     wanted = {(DOMAIN, source_device_id(entry.entry_id, s)) for s in sources}
+    if entry.runtime_data.recognizer.options.presence_tags:
+        wanted.add((DOMAIN, tags_device_id(entry.entry_id)))
     for device in devices:
         if device.identifiers & engine_ids:
             continue

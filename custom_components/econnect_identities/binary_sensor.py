@@ -10,7 +10,7 @@ turns off at once if that time passed while Home Assistant was stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -38,8 +38,9 @@ from .entity import (
     EconnectEngineEntity,
     EconnectEntity,
     EconnectSourceEntity,
-    engine_device_info,
     row_fields,
+    source_name,
+    tags_device_info,
 )
 from .recognizer import SourceState, TagSighting, tags_signal
 
@@ -87,13 +88,39 @@ async def async_setup_entry(
         for source, state in runtime.recognizer.states.items()
         for description in SOURCE_BINARY_SENSORS
     ]
-    states = runtime.recognizer.states
-    added.extend(
-        EconnectTagPresenceSensor(coordinator, tag, presence, states)
-        for tag in runtime.recognizer.options.presence_tags
-    )
+    added.extend(_tag_sensors(hass, entry))
     added.append(EconnectReachableSensor(coordinator, API_REACHABLE))
     async_add_entities(added)
+
+
+def _tag_sensors(
+    hass: HomeAssistant, entry: EconnectConfigEntry
+) -> list[EconnectTagPresenceSensor]:
+    """One presence sensor per chosen tag, each with a unique id of its own."""
+    recognizer = entry.runtime_data.recognizer
+    tags = recognizer.options.presence_tags
+    slugs = naming.TagSlugs(tags)  # other tags that slug alike keep distinct unique ids
+    sensors = []
+    for tag in _distinct_tags(tags):
+        slug = slugs.slug(tag)
+        sensors.append(
+            EconnectTagPresenceSensor(
+                entry.runtime_data.coordinator,
+                tag,
+                recognizer.options.presence_time,
+                recognizer.states,
+                slug,
+            )
+        )
+    return sensors
+
+
+def _distinct_tags(tags: Iterable[str]) -> list[str]:
+    """The tags, each once: two spellings of one tag (`VIP`, `vip`) are one sensor."""
+    first: dict[str, str] = {}
+    for tag in tags:
+        first.setdefault(naming.tag_key(tag), tag)
+    return list(first.values())
 
 
 def _parse_utc(value: Any) -> datetime | None:
@@ -157,9 +184,8 @@ class _AutoOff(BinarySensorEntity, RestoreEntity):
         stored = None if extra is None else PresenceStoredData.from_dict(extra.as_dict())
         if stored is None:
             stored = self._stored_from_state(last)
-        names = self._kept_attributes
-        if names and stored.attributes and all(key in stored.attributes for key in names):
-            self._attr_extra_state_attributes = {key: stored.attributes[key] for key in names}
+        if (attributes := self._restored_attributes(stored.attributes)) is not None:
+            self._attr_extra_state_attributes = attributes
         self._last_seen = stored.last_seen
         if not stored.is_on or stored.last_seen is None:
             return
@@ -168,6 +194,13 @@ class _AutoOff(BinarySensorEntity, RestoreEntity):
             return  # the presence time ran out while the entity was gone: off at once
         self._attr_is_on = True
         self._cancel_off = async_track_point_in_utc_time(self.hass, self._async_off, off_at)
+
+    def _restored_attributes(self, stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The kept attributes of the previous run, when it stored them all."""
+        names = self._kept_attributes
+        if not names or not stored or not all(key in stored for key in names):
+            return None
+        return {key: stored[key] for key in names}
 
     def _stored_from_state(self, last: State) -> PresenceStoredData:
         """Rebuild the data from a state alone: the `last_seen` attribute, else `last_changed`."""
@@ -246,15 +279,18 @@ class EconnectTagPresenceSensor(EconnectEntity, _AutoOff):
         tag: str,
         presence_time: float,
         states: Mapping[str, SourceState],
+        slug: str | None = None,
     ) -> None:
         super().__init__(coordinator, TAG_PRESENT)
         self.tag = tag
         self._states = states
         self._presence_time = presence_time
         entry_id = coordinator.config_entry.entry_id
-        self._attr_unique_id = naming.subject_unique_id(entry_id, tag, naming.TAG_PRESENT)
+        self._attr_unique_id = naming.subject_unique_id(
+            entry_id, tag, naming.TAG_PRESENT, slug=slug
+        )
         self._attr_translation_placeholders = {"name": tag}
-        self._attr_device_info = engine_device_info(coordinator)
+        self._attr_device_info = tags_device_info(coordinator)
 
     async def async_added_to_hass(self) -> None:
         """Listen for tags seen on any camera."""
@@ -276,9 +312,17 @@ class EconnectTagPresenceSensor(EconnectEntity, _AutoOff):
         person = None if face is None or face.person is None else face.person.display_name
         return {
             "last_camera": source,
+            "last_camera_name": source_name(self.coordinator, source),
             "last_person": person,
             "last_seen": utc_iso(dt_util.utcnow()),
         }
+
+    def _restored_attributes(self, stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Attributes stored by an earlier version lack the camera's name: name it now."""
+        if stored and "last_camera" in stored and "last_camera_name" not in stored:
+            name = source_name(self.coordinator, str(stored["last_camera"]))
+            stored = {**stored, "last_camera_name": name}
+        return super()._restored_attributes(stored)
 
     def _tag_bearer(self, state: SourceState | None) -> DetectedFace | None:
         """Return the most confident known face carrying this tag in the source's result."""

@@ -54,7 +54,9 @@ from .const import (
     CONF_PERSON_SECTIONS,
     CONF_PRESENCE_TAGS,
     CONF_PRESENCE_TIME,
+    CONF_RULES,
     CONF_TRIGGERS,
+    CONF_UNCERTAIN_CONFIDENCE,
     DEFAULT_COOLDOWN,
     DEFAULT_FRIGATE_CONFIDENT_SCORE,
     DEFAULT_FRIGATE_LABELS,
@@ -71,13 +73,14 @@ from .const import (
     DEFAULT_MIN_QUALITY,
     DEFAULT_PERSON_SECTIONS,
     DEFAULT_PRESENCE_TIME,
+    DEFAULT_UNCERTAIN_CONFIDENCE,
     DOMAIN,
     LOGGER,
     PERSON_SECTIONS,
 )
 from .frigate import frigate_client, frigate_session
 from .helpers import async_connection
-from .options import FrigateOptions, parse_zones
+from .options import FrigateOptions, parse_rules, parse_zones
 
 _TEXT = selector.TextSelector()
 _URL = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.URL))
@@ -296,6 +299,12 @@ def _options_schema(with_mqtt: bool) -> vol.Schema:
             vol.Required(CONF_MIN_QUALITY, default=DEFAULT_MIN_QUALITY): (
                 selector.NumberSelector(percent)
             ),
+            vol.Required(CONF_UNCERTAIN_CONFIDENCE, default=DEFAULT_UNCERTAIN_CONFIDENCE): (
+                selector.NumberSelector(percent)
+            ),
+            vol.Optional(CONF_RULES, default=[]): selector.TextSelector(
+                selector.TextSelectorConfig(multiple=True)
+            ),
             vol.Required(CONF_COOLDOWN, default=DEFAULT_COOLDOWN): selector.NumberSelector(seconds),
             vol.Required(CONF_PRESENCE_TIME, default=DEFAULT_PRESENCE_TIME): (
                 selector.NumberSelector(seconds)
@@ -358,6 +367,15 @@ def _frigate_schema() -> vol.Schema:
 _FRIGATE_CREDENTIALS = (CONF_FRIGATE_USERNAME, CONF_FRIGATE_PASSWORD)
 
 
+def _rule_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Check the rules lines of the main form (the same rules the bridge's `rules:` holds)."""
+    try:
+        parse_rules(user_input.get(CONF_RULES, ()))
+    except ValueError:
+        return {CONF_RULES: "invalid_rules"}
+    return {}
+
+
 def _frigate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Return the events-mode part of stored options (kept when the Frigate form is skipped)."""
     return {key: value for key, value in options.items() if key.startswith("frigate_")}
@@ -414,15 +432,18 @@ class EconnectOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the main options form; Frigate's form follows when MQTT is set up."""
         with_mqtt = "mqtt" in self.hass.config.components
-        if user_input is not None:
+        errors = {} if user_input is None else _rule_errors(user_input)
+        if user_input is not None and not errors:
             self._options = {**_frigate_options(self.config_entry.options), **user_input}
             if not with_mqtt:
                 return self.async_create_entry(data=self._options)
             return await self.async_step_frigate()
         schema = _options_schema(with_mqtt)
+        suggested = self.config_entry.options if user_input is None else user_input
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
         )
 
     async def async_step_frigate(

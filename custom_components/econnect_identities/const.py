@@ -26,6 +26,8 @@ CONF_MIN_QUALITY: Final = "min_quality"
 CONF_COOLDOWN: Final = "cooldown"
 CONF_PRESENCE_TIME: Final = "presence_time"
 CONF_PRESENCE_TAGS: Final = "presence_tags"
+CONF_UNCERTAIN_CONFIDENCE: Final = "uncertain_min_confidence"
+CONF_RULES: Final = "rules"
 
 # Defaults of the recognition policy the bridge uses too; the form shows thresholds in percent.
 PERSON_SECTIONS: Final = policy.PERSON_SECTIONS
@@ -35,6 +37,10 @@ DEFAULT_MIN_CONFIDENCE: Final = policy.to_percent(policy.DEFAULT_POLICY.min_conf
 DEFAULT_MIN_QUALITY: Final = policy.to_percent(policy.DEFAULT_POLICY.min_face_quality)
 DEFAULT_COOLDOWN: Final = policy.DEFAULT_POLICY.cooldown
 DEFAULT_PRESENCE_TIME: Final = policy.DEFAULT_POLICY.presence_timeout
+# The policy has no uncertain band by default; the form's 0 % means "no band".
+DEFAULT_UNCERTAIN_CONFIDENCE: Final = policy.to_percent(
+    policy.DEFAULT_POLICY.uncertain_min_confidence or 0.0
+)
 
 # Frigate's events mode (options; the user and password live in the entry data, like the
 # engine's). Its defaults are the core's `FollowPolicy()`, which the bridge's schema reads too.

@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_FRIGATE_PASSWORD, CONF_FRIGATE_USERNAME
+from .const import CONF_FRIGATE_PASSWORD, CONF_FRIGATE_USERNAME, CONF_RULES
 from .data import EconnectConfigEntry
 
 # Secrets, the account, and every person detail a recognition event may carry.
@@ -29,6 +29,8 @@ TO_REDACT = {
     "aliases",
     "fields",
     "addresses",
+    "candidate",
+    CONF_RULES,  # its lines name people
 }
 
 
@@ -42,8 +44,9 @@ async def async_get_config_entry_diagnostics(
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
+            "options": async_redact_data(dict(entry.options), {CONF_RULES}),
         },
+        "recognition": _recognition(entry),
         "engine": {
             "reachable": coordinator.last_update_success,
             "latency_ms": None if coordinator.data is None else coordinator.data.latency_ms,
@@ -58,6 +61,18 @@ async def async_get_config_entry_diagnostics(
             source: async_redact_data(state.event or {}, TO_REDACT)
             for source, state in runtime.recognizer.states.items()
         },
+    }
+
+
+def _recognition(entry: EconnectConfigEntry) -> dict[str, Any]:
+    """Return how the rules judged faces since setup; the rules are counted, never named."""
+    recognizer = entry.runtime_data.recognizer
+    rules = recognizer.options.rules
+    return {
+        "rules": len(rules),
+        "exclusions": sum(rule.exclude for rule in rules),
+        "faces_excluded": recognizer.faces_excluded,
+        "faces_uncertain": recognizer.faces_uncertain,
     }
 
 

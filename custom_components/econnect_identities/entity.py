@@ -25,6 +25,7 @@ from .coordinator import EconnectHealthCoordinator
 from .recognizer import SourceState, source_signal
 
 MANUFACTURER = "eConnect"
+TAGS_DEVICE_NAME = "Tag presence"
 
 
 def row_fields(row: EntityRow) -> dict[str, Any]:
@@ -53,16 +54,37 @@ def engine_device_info(coordinator: EconnectHealthCoordinator) -> DeviceInfo:
     )
 
 
+def tags_device_info(coordinator: EconnectHealthCoordinator) -> DeviceInfo:
+    """Return the device of the tag presence sensors: named for them, not for the host."""
+    entry_id = coordinator.config_entry.entry_id
+    return DeviceInfo(
+        identifiers={(DOMAIN, tags_device_id(entry_id))},
+        name=TAGS_DEVICE_NAME,
+        manufacturer=MANUFACTURER,
+        model=TAGS_DEVICE_NAME,
+    )
+
+
+def tags_device_id(entry_id: str) -> str:
+    """Return the device identifier of the tag presence sensors."""
+    return f"{entry_id}_tags"
+
+
 def source_device_id(entry_id: str, source: str) -> str:
     """Return the device identifier of a watched camera or MQTT topic."""
     return f"{entry_id}_{naming.slugify(source)}"
 
 
 def source_name(coordinator: EconnectHealthCoordinator, source: str) -> str:
-    """Return a human name for a source: the camera's name, else its id or topic."""
-    names = coordinator.config_entry.runtime_data.recognizer.source_names
-    if source in names:
-        return names[source]
+    """Return a human name for a source: the camera's name, else its id or topic.
+
+    An MQTT topic names its camera (`frigate/front_door/person/snapshot` → "Front door").
+    """
+    recognizer = coordinator.config_entry.runtime_data.recognizer
+    if source in recognizer.source_names:
+        return recognizer.source_names[source]
+    if source in recognizer.options.mqtt_topics:
+        return naming.topic_camera_name(source)
     hass = coordinator.hass
     if (state := hass.states.get(source)) is not None:
         return state.name

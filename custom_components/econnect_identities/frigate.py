@@ -249,7 +249,9 @@ class FrigateEvents:
         except Exception:  # noqa: BLE001 - logged with its traceback; the object goes on
             LOGGER.exception("%s: unexpected error on Frigate object %s", obj.camera, obj.event_id)
             attempt = None
-        summary = None if attempt is None else summarise(attempt.result)
+        if attempt is not None and attempt.judgement.nothing_left:
+            attempt = None  # only excluded people: never an outcome nor a sub_label
+        summary = None if attempt is None else summarise(attempt.judgement)
         self._act(self._follower.attempt_done(obj.event_id, summary, attempt, self._clock()))
 
     async def _async_attempt(self, obj: FrigateObject) -> Attempt | None:

@@ -9,6 +9,7 @@ from typing import Any
 from econnect_identities import PublishOptions, protocol
 from econnect_identities import policy as shared
 from econnect_identities.policy import RecognitionPolicy
+from econnect_identities.rules import FaceRule
 from econnect_identities.tracking import FollowPolicy
 
 from .const import (
@@ -34,7 +35,9 @@ from .const import (
     CONF_PERSON_SECTIONS,
     CONF_PRESENCE_TAGS,
     CONF_PRESENCE_TIME,
+    CONF_RULES,
     CONF_TRIGGERS,
+    CONF_UNCERTAIN_CONFIDENCE,
     DEFAULT_COOLDOWN,
     DEFAULT_FRIGATE_CONFIDENT_SCORE,
     DEFAULT_FRIGATE_LABELS,
@@ -51,7 +54,45 @@ from .const import (
     DEFAULT_MIN_QUALITY,
     DEFAULT_PERSON_SECTIONS,
     DEFAULT_PRESENCE_TIME,
+    DEFAULT_UNCERTAIN_CONFIDENCE,
 )
+
+_RULE_KINDS = ("person", "tag")
+
+
+def parse_rule(line: str) -> FaceRule:
+    """Read one line of the rules option: `tag Family: 95` or `person Bob: exclude @ cam, cam`.
+
+    The form has no list-of-mappings field, so a rule is one line: who (`person <name or id>`
+    or `tag <name>`), a colon, a percent threshold or `exclude`, and optionally `@` and the
+    sources it applies to (camera entity ids, MQTT topics or Frigate cameras).
+
+    Raises:
+        ValueError: A line that does not say who, or neither a percent nor `exclude`.
+    """
+    text, _, where = str(line).partition("@")
+    who, colon, what = text.partition(":")
+    kind, _, name = who.strip().partition(" ")
+    what = what.strip().lower()
+    if not colon or kind.lower() not in _RULE_KINDS or not name.strip() or not what:
+        msg = f"expected 'tag Family: 95' or 'person Bob: exclude', not {line!r}"
+        raise ValueError(msg)
+    cameras = frozenset(c.strip() for c in where.split(",") if c.strip())
+    person = name.strip() if kind.lower() == "person" else None
+    tag = None if person is not None else name.strip()
+    if what == "exclude":
+        return FaceRule(person=person, tag=tag, exclude=True, cameras=cameras)
+    percent = float(what.rstrip("%").strip())
+    if not 0 <= percent <= 100:
+        msg = f"a threshold from 0 to 100 %, not {what!r}"
+        raise ValueError(msg)
+    threshold = shared.from_percent(percent)
+    return FaceRule(person=person, tag=tag, min_confidence=threshold, cameras=cameras)
+
+
+def parse_rules(lines: Iterable[str]) -> tuple[FaceRule, ...]:
+    """Read every line of the rules option (empty lines are skipped)."""
+    return tuple(parse_rule(line) for line in lines if str(line).strip())
 
 
 def parse_zones(lines: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -151,6 +192,8 @@ class EntryOptions:
     person_sections: frozenset[str] = frozenset(DEFAULT_PERSON_SECTIONS)
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     min_quality: float = DEFAULT_MIN_QUALITY
+    uncertain_min_confidence: float = DEFAULT_UNCERTAIN_CONFIDENCE  # 0: no uncertain band
+    rules: tuple[FaceRule, ...] = ()
     cooldown: float = DEFAULT_COOLDOWN
     presence_time: float = DEFAULT_PRESENCE_TIME
     presence_tags: tuple[str, ...] = ()
@@ -167,6 +210,10 @@ class EntryOptions:
             person_sections=frozenset(options.get(CONF_PERSON_SECTIONS, DEFAULT_PERSON_SECTIONS)),
             min_confidence=float(options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE)),
             min_quality=float(options.get(CONF_MIN_QUALITY, DEFAULT_MIN_QUALITY)),
+            uncertain_min_confidence=float(
+                options.get(CONF_UNCERTAIN_CONFIDENCE, DEFAULT_UNCERTAIN_CONFIDENCE)
+            ),
+            rules=parse_rules(options.get(CONF_RULES, ())),
             cooldown=float(options.get(CONF_COOLDOWN, DEFAULT_COOLDOWN)),
             presence_time=float(options.get(CONF_PRESENCE_TIME, DEFAULT_PRESENCE_TIME)),
             presence_tags=tuple(dict.fromkeys(options.get(CONF_PRESENCE_TAGS, ()))),
@@ -205,11 +252,15 @@ class EntryOptions:
         """Return the options as the shared policy, thresholds back in fractions (0..1).
 
         The form stores thresholds in percent; this is the one place they are converted.
-        The minimum face size has no field in the form, so it keeps the shared default.
+        The minimum face size has no field in the form, so it keeps the shared default; an
+        uncertain threshold of 0 % is the policy's "no uncertain band".
         """
+        uncertain = self.uncertain_min_confidence
         return RecognitionPolicy(
             largest_face_only=self.largest_face_only,
             min_confidence=shared.from_percent(self.min_confidence),
+            uncertain_min_confidence=shared.from_percent(uncertain) if uncertain > 0 else None,
+            rules=self.rules,
             min_face_quality=shared.from_percent(self.min_quality),
             cooldown=self.cooldown,
             presence_timeout=self.presence_time,

@@ -37,6 +37,7 @@ from econnect_identities.annotate import annotate
 from econnect_identities.cooldown import Cooldown
 from econnect_identities.events import Sighting, recognition_event, sighting_event
 from econnect_identities.frigate import FrigateRef
+from econnect_identities.rules import Judgement, as_judgement
 
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
 from .coordinator import EconnectHealthCoordinator
@@ -61,13 +62,25 @@ class SourceState:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One picture's filtered answer, not shown yet: entities and events wait for a decision."""
+    """One picture's judged answer, not shown yet: entities and events wait for a decision.
+
+    `result` holds the known and unknown faces (what entities show); `judgement` adds the
+    uncertain faces and the rule of each (`econnect_identities.rules`), excluded ones gone.
+    """
 
     source: str
     image: bytes = field(repr=False)
     result: RecognitionResult
     detect_time: datetime
     latency_ms: float
+    judgement: Judgement = field(default_factory=Judgement)
+
+    @classmethod
+    def judged(
+        cls, source: str, image: bytes, judgement: Judgement, detect_time: datetime, latency: float
+    ) -> Attempt:
+        """Build an attempt from a judgement (its `result` read off it once)."""
+        return cls(source, image, judgement.result, detect_time, latency, judgement)
 
 
 @dataclass(slots=True)
@@ -120,6 +133,9 @@ class Recognizer:
         sources = dict.fromkeys((*options.sources, *self.source_names))
         self.states: dict[str, SourceState] = {s: SourceState() for s in sources}
         self._cooldown = Cooldown(options.cooldown)
+        self._rules = options.policy.rule_set()
+        self.faces_excluded = 0  # faces of excluded people or tags (diagnostics)
+        self.faces_uncertain = 0  # faces matched below their known threshold (diagnostics)
 
     async def async_recognize_camera(self, entity_id: str) -> dict[str, Any]:
         """Fetch a camera's snapshot and recognise it.
@@ -171,7 +187,8 @@ class Recognizer:
         ir.async_delete_issue(
             self.hass, DOMAIN, issue_id(ISSUE_MISSING_PERMISSION, self.entry.entry_id)
         )
-        return Attempt(source, image, self._filter(raw), detect_time, latency_ms)
+        judgement = self._judge(raw, source)
+        return Attempt.judged(source, image, judgement, detect_time, latency_ms)
 
     async def async_deliver(
         self, attempt: Attempt, frigate: FrigateRef | None = None
@@ -190,19 +207,30 @@ class Recognizer:
             latency_ms=attempt.latency_ms,
             frigate=frigate,
         )
-        event = recognition_event(attempt.result, sighting, self.options.person_fields)
+        judged = attempt.judgement
+        if not judged.verdicts and not judged.excluded:  # built without one: judge it bare
+            judged = as_judgement(attempt.result)
+        event = recognition_event(judged, sighting, self.options.person_fields)
+        if judged.only_uncertain or judged.nothing_left:
+            return event  # neither a known person nor an unknown face: entities stay as they are
         await self._async_update_state(attempt, event, frigate)
-        self._fire_face_events(sighting, attempt.result)
+        self._fire_face_events(sighting, judged)
         return event
 
-    def _filter(self, result: RecognitionResult) -> RecognitionResult:
-        """Drop faces under the shared policy's thresholds (the options converted once)."""
+    def _judge(self, result: RecognitionResult, source: str) -> Judgement:
+        """Apply the quality and size thresholds, then the shared rules (`rules.py`).
+
+        Confidence is the rules' business: the minimum confidence is their base threshold,
+        over which a person's or tag's rule may ask more.
+        """
         policy = self.options.policy
-        return result.filtered(
-            min_confidence=policy.min_confidence,
-            min_quality=policy.min_face_quality,
-            min_face_size=policy.min_face_size,
+        kept = result.filtered(
+            min_quality=policy.min_face_quality, min_face_size=policy.min_face_size
         )
+        judgement = self._rules.judge(kept, source)
+        self.faces_excluded += judgement.excluded
+        self.faces_uncertain += len(judgement.uncertain)
+        return judgement
 
     async def _async_update_state(
         self, attempt: Attempt, event: dict[str, Any], frigate: FrigateRef | None
@@ -230,17 +258,18 @@ class Recognizer:
         if tags:
             async_dispatcher_send(self.hass, tags_signal(entry_id), TagSighting(source, tags))
 
-    def _fire_face_events(self, sighting: Sighting, result: RecognitionResult) -> None:
+    def _fire_face_events(self, sighting: Sighting, judged: Judgement) -> None:
         """Fire one bus event per known face, at most once per person and camera per cooldown."""
         now = time.monotonic()
-        for face in result.known_faces:
+        for face in judged.result.known_faces:
             person = face.person
             if person is None or not self._cooldown.allow((person.person_id, sighting.camera), now):
                 continue
-            self.hass.bus.async_fire(EVENT_FACE, self.face_event_data(face, person, sighting))
+            data = self.face_event_data(face, person, sighting, rule=judged.rule_for(face))
+            self.hass.bus.async_fire(EVENT_FACE, data)
 
     def face_event_data(
-        self, face: DetectedFace, person: Person, sighting: Sighting
+        self, face: DetectedFace, person: Person, sighting: Sighting, *, rule: str = "default"
     ) -> dict[str, Any]:
         """Describe a known face as the bridge's `person_seen` sighting, plus the legacy keys.
 
@@ -248,7 +277,7 @@ class Recognizer:
         read on `<base>/persons/<person>`. The keys the bus event carried before the schema
         (`EVENT_FACE_LEGACY_KEYS`) are kept beside them: existing automations use them.
         """
-        data = sighting_event(face, sighting, self.options.person_fields)
+        data = sighting_event(face, sighting, self.options.person_fields, rule=rule)
         data.update(
             entry_id=self.entry.entry_id,
             camera_entity_id=sighting.camera,

@@ -310,9 +310,16 @@ async def test_person_tag_and_health_states(
     assert present.state == STATE_ON
     assert present.attributes["person_id"] == "p-1"
     assert present.attributes["last_camera"] == "entree_principale"
-    assert _state(announced, "sensor.econnect_person_last_camera_jane_doe") == "entree_principale"
+    assert present.attributes["last_camera_name"] == "Entrée principale"
+    assert _state(announced, "sensor.econnect_person_last_camera_jane_doe") == "Entrée principale"
     assert _state(announced, "binary_sensor.econnect_tag_present_vip") == STATE_ON
-    assert _state(announced, "sensor.econnect_tag_last_camera_vip") == "front_door"
+    assert _state(announced, "sensor.econnect_tag_last_camera_vip") == "Front door"
+    vip = announced.states.get("binary_sensor.econnect_tag_present_vip")
+    assert vip is not None
+    assert (vip.attributes["last_camera"], vip.attributes["last_camera_name"]) == (
+        "front_door",
+        "Front door",
+    )
     assert _state(announced, "binary_sensor.econnect_api_reachable") == STATE_ON
     latency = announced.states.get("sensor.econnect_api_latency")
     assert latency is not None

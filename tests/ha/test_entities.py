@@ -26,6 +26,7 @@ from econnect_identities.schemas import validate_payload
 
 FRONT = "front_door"
 ENGINE = "econnect_identities_127_0_0_1"
+TAGS = "tag_presence"  # the device of the tag presence sensors
 
 
 async def recognize(hass: HomeAssistant, camera: str = "camera.front_door") -> dict[str, Any]:
@@ -62,9 +63,9 @@ async def test_known_person(
     assert state(hass, f"sensor.{FRONT}_face_count") == "1"
     assert state(hass, f"binary_sensor.{FRONT}_known_person") == STATE_ON
     assert state(hass, f"binary_sensor.{FRONT}_unknown_face") == STATE_OFF
-    assert state(hass, f"binary_sensor.{ENGINE}_vip_present") == STATE_ON
-    assert state(hass, f"binary_sensor.{ENGINE}_staff_present") == STATE_OFF
-    vip = hass.states.get(f"binary_sensor.{ENGINE}_vip_present").attributes
+    assert state(hass, f"binary_sensor.{TAGS}_vip_present") == STATE_ON
+    assert state(hass, f"binary_sensor.{TAGS}_staff_present") == STATE_OFF
+    vip = hass.states.get(f"binary_sensor.{TAGS}_vip_present").attributes
     assert vip["device_class"] == "occupancy"
     assert (vip["last_camera"], vip["last_person"]) == ("camera.front_door", "Jane Doe")
     assert vip["last_seen"].endswith("Z")
@@ -120,7 +121,7 @@ async def test_group_image(
     assert state(hass, f"sensor.{FRONT}_face_count") == "3"
     assert state(hass, f"binary_sensor.{FRONT}_known_person") == STATE_ON
     assert state(hass, f"binary_sensor.{FRONT}_unknown_face") == STATE_ON
-    assert state(hass, f"binary_sensor.{ENGINE}_staff_present") == STATE_ON
+    assert state(hass, f"binary_sensor.{TAGS}_staff_present") == STATE_ON
 
 
 @pytest.mark.parametrize(
@@ -160,10 +161,10 @@ async def test_presence_turns_off_after_presence_time(
     await recognize(hass)  # seen again: the 60 s window starts over
     await advance(hass, 45, freezer)
     assert state(hass, f"binary_sensor.{FRONT}_known_person") == STATE_ON
-    assert state(hass, f"binary_sensor.{ENGINE}_vip_present") == STATE_ON
+    assert state(hass, f"binary_sensor.{TAGS}_vip_present") == STATE_ON
     await advance(hass, 20, freezer)
     assert state(hass, f"binary_sensor.{FRONT}_known_person") == STATE_OFF
-    assert state(hass, f"binary_sensor.{ENGINE}_vip_present") == STATE_OFF
+    assert state(hass, f"binary_sensor.{TAGS}_vip_present") == STATE_OFF
     assert state(hass, f"sensor.{FRONT}_last_person") == "Jane Doe"  # the last one stays
 
 
@@ -276,5 +277,5 @@ async def test_names_match_the_bridge(hass: HomeAssistant, loaded_entry: MockCon
     )
     assert (
         registry.async_get_entity_id("binary_sensor", DOMAIN, f"{node}_tag_present_vip")
-        == f"binary_sensor.{ENGINE}_vip_present"
+        == f"binary_sensor.{TAGS}_vip_present"
     )

@@ -38,7 +38,7 @@ async def test_devices_hang_under_the_engine(
     devices = dr.async_entries_for_config_entry(registry, loaded_entry.entry_id)
     engine = next(d for d in devices if (DOMAIN, loaded_entry.entry_id) in d.identifiers)
     cameras = [d for d in devices if d.id != engine.id]
-    assert sorted(d.name for d in cameras) == ["Front door", "Garden"]
+    assert sorted(d.name for d in cameras) == ["Front door", "Garden", "Tag presence"]
     assert all(d.via_device_id == engine.id for d in cameras)
     assert engine.entry_type is dr.DeviceEntryType.SERVICE
 
@@ -54,6 +54,7 @@ async def test_options_change_reloads_and_removes_stale_devices(
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
     assert sorted(d.name for d in devices) == [
         "Front door",
+        "Tag presence",
         "eConnect Identities 127.0.0.1",
     ]
     assert hass.states.get("sensor.garden_last_person") is None

@@ -15,8 +15,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 TOPIC = "frigate/front/snapshot"
-LAST_PERSON = "sensor.frigate_front_snapshot_last_person"
-FACE_COUNT = "sensor.frigate_front_snapshot_face_count"
+# The topic's device is named for its camera ("Front"), not for the whole topic.
+LAST_PERSON = "sensor.front_last_person"
+FACE_COUNT = "sensor.front_face_count"
 JANE_B64 = base64.b64encode((SAMPLES / "jane.jpg").read_bytes()).decode("ascii")
 JANE_URI = f"data:image/jpeg;base64,{JANE_B64}"
 

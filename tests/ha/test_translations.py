@@ -67,8 +67,8 @@ def test_config_errors_and_aborts_exist() -> None:
     errors_used = set(re.findall(r'"(?:base|url|ca_file)": "([a-z_]+)"', source))
     errors_used |= set(re.findall(r'\{CONF_(?:URL|CA_FILE): "([a-z_]+)"\}', source))
     assert errors_used
-    # The options flow's errors (Frigate's events mode) are in options.error.
-    options_errors = set(re.findall(r'\{CONF_FRIGATE_[A-Z_]+: "([a-z_]+)"\}', source))
+    # The options flow's errors (rules, Frigate's events mode) are in options.error.
+    options_errors = set(re.findall(r'\{CONF_(?:FRIGATE_[A-Z_]+|RULES): "([a-z_]+)"\}', source))
     options_errors.update(*re.findall(r'"base": "([a-z_]+)" if \w+ else "([a-z_]+)"', source))
     assert options_errors == set(EN["options"]["error"])
     assert errors_used - set(EN["config"]["error"]) - options_errors == set()

@@ -361,3 +361,61 @@ def test_annotated_snapshot_is_published_when_asked(
         event = probe.on("econnect/events")[0].json()
         box = event["faces"][0]["box"]
         assert image.convert("RGB").getpixel((box["x"] + 1, box["y"] + box["height"] // 2))[1] > 150
+
+
+RULES_EXTRA = """\
+  uncertain_min_confidence: 0.85
+rules:
+  - {tag: Family, min_confidence: 0.95}
+  - {person: Bob Smith, exclude: true, cameras: [garage]}
+"""
+
+
+def jane_a_little_off() -> bytes:
+    """Jane's face 30 colour levels off her reference: the emulator answers about 0.9."""
+    from econnect_bridge.emulator.imagegen import SAMPLE_COLOURS, make_snapshot
+
+    red, green, blue = SAMPLE_COLOURS["jane"]
+    return make_snapshot([(red, green, blue + 30)])
+
+
+def test_rules_decide_known_uncertain_and_excluded(
+    tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
+) -> None:
+    """Family needs 0.95: Jane close to her reference is known, a little off is uncertain
+    (published on econnect/events only); Bob is never published from the garage."""
+    with running_bridge(config_file(tmp_path, emulator, mosquitto, RULES_EXTRA)) as app:
+        probe.publish(FRONT, sample("jane.jpg"))
+        probe.wait_for("econnect/events")
+        probe.publish(GARAGE, jane_a_little_off())
+        probe.wait_for("econnect/events", 2)
+        probe.publish(GARAGE, sample("bob.png"))  # excluded here: nothing at all
+        probe.publish(FRONT, sample("bob.png"))  # not excluded at the front door
+        probe.wait_for("econnect/persons/bob_smith")
+        probe.wait_for("econnect/events", 3)
+        time.sleep(0.5)
+        assert app.pipeline.health.faces_excluded == 1
+        state = probe.wait_for("econnect/bridge/state", where=lambda s: s["faces_excluded"] == 1)
+    known, uncertain, bob = (m.json() for m in probe.on("econnect/events"))
+    assert (known["outcome"], known["rule"], known["faces"][0]["rule"]) == (
+        "known",
+        "tag:Family",
+        "tag:Family",
+    )
+    assert known["faces"][0]["confidence"] >= 0.95
+    assert (uncertain["outcome"], uncertain["event_type"]) == ("uncertain", "uncertain_face")
+    assert (uncertain["uncertain_count"], uncertain["known_count"]) == (1, 0)
+    assert uncertain["unknown_count"] == 0
+    [face] = uncertain["faces"]
+    assert 0.85 <= face["confidence"] < 0.95
+    assert (face["known"], face["person"], face["candidate"]["name"]) == (False, None, "Jane Doe")
+    assert (bob["camera"], bob["persons"], bob["rule"]) == ("front_door", ["Bob Smith"], "default")
+    # The uncertain Jane is no visit, sighting or presence at the garage.
+    assert [m.json()["camera"] for m in probe.on("econnect/persons/jane_doe")] == ["front_door"]
+    assert not probe.on("econnect/cameras/garage/events")
+    garage = [m.json() for m in probe.on("econnect/cameras/garage/state")]
+    assert all(s["known_person"] == "OFF" and s["unknown_face"] == "OFF" for s in garage)
+    assert all(s["last_person"] is None for s in garage)
+    assert [m.json()["camera"] for m in probe.on("econnect/persons/bob_smith")] == ["front_door"]
+    assert state[-1].json()["faces_excluded"] == 1
+    assert_all_payloads_match_schema(probe)

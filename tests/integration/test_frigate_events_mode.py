@@ -282,3 +282,38 @@ def test_the_annotated_picture_is_the_outcome_s_own(
         [annotated] = probe.wait_for("econnect/cameras/front_door/annotated")
     assert annotated.payload.startswith(b"\xff\xd8")  # the close-up, boxed: a JPEG
     assert len(outcomes(probe, obj)) == 1
+
+
+def test_an_excluded_person_is_never_an_object_s_outcome_nor_its_sub_label(
+    tmp_path: Path,
+    emulator: Any,
+    mosquitto: MosquittoBroker,
+    probe: Probe,
+    standin: FrigateStandin,
+    frigate_mqtt: FrigateMqttPublisher,
+) -> None:
+    """Jane is excluded: an object showing only her publishes nothing and writes nothing back;
+    one showing her then a stranger is the stranger's (unknown), still with no write."""
+    frigate = events_mode(standin.url, write_sub_label=True, sub_label_min_score=0.5)
+    text = config_text(emulator.url, mosquitto.port, frigate)
+    text += "rules:\n  - {person: Jane Doe, exclude: true, cameras: [front_door]}\n"
+    with running_bridge(write_config(tmp_path / "c.yaml", text)) as app:
+        alone = standin.begin("front_door", frame=close_up(), score=0.8)
+        step(standin, frigate_mqtt, probe, alone, "new")
+        alone.end()
+        step(standin, frigate_mqtt, probe, alone, "end")
+        mixed = standin.begin("front_door", frame=close_up(seed=4), score=0.8)
+        step(standin, frigate_mqtt, probe, mixed, "new")
+        mixed.improve(a_stranger())
+        step(standin, frigate_mqtt, probe, mixed, "update")
+        mixed.end()
+        step(standin, frigate_mqtt, probe, mixed, "end")
+        assert wait_until(lambda: len(outcomes(probe, mixed)) == 1)
+        time.sleep(0.5)  # anything more would come now: both objects are decided
+        assert app.pipeline.health.faces_excluded == 2
+    assert outcomes(probe, alone) == []
+    [outcome] = outcomes(probe, mixed)
+    assert (outcome["outcome"], outcome["persons"]) == ("unknown", [])
+    assert standin.sub_label_writes == []
+    assert not [m for m in probe.messages if m.topic == "econnect/persons/jane_doe"]
+    assert "Jane" not in json.dumps([m.json() for m in probe.messages if m.topic == EVENTS])

@@ -145,7 +145,7 @@ def test_tag_and_person_entities_hang_on_the_bridge() -> None:
     assert person["name"] == "Jane Doe present"
     assert person["state_topic"] == "econnect/persons/jane_doe/state"
     camera = entities["sensor.econnect_person_last_camera_jane_doe"]
-    assert camera["value_template"] == "{{ value_json.last_camera }}"
+    assert camera["value_template"] == "{{ value_json.last_camera_name }}"
 
 
 def test_health_entities() -> None:

@@ -123,6 +123,7 @@ def test_the_visit_payload_carries_only_what_an_automation_needs() -> None:
         "unknown_count": 1,
         "detect_time": "2026-01-01T12:00:00.000Z",
         "delayed": False,
+        "rule": "default",
     }
     validate_payload("visit", visit)
     validate_payload("any", visit)

@@ -166,6 +166,7 @@ def test_person_state_payload_exact() -> None:
         "person_id": "p-1",
         "presence": "ON",
         "last_camera": "front_door",
+        "last_camera_name": "Front Door",
         "last_seen": "2025-05-01T12:00:00.000Z",
         "confidence": 0.8,
     }
@@ -180,6 +181,7 @@ def test_tag_state_payload_exact() -> None:
         "tag": "VIP",
         "presence": "OFF",
         "last_camera": None,
+        "last_camera_name": None,
         "last_person": "Jane Doe",
         "last_seen": None,
     }
@@ -231,6 +233,7 @@ def test_bridge_state_payload_exact() -> None:
         "frigate_sub_labels": 0,
         "frigate_sub_label_failures": 0,
         "frigate_skipped_named": 0,
+        "faces_excluded": 0,
     }
     assert bridge_state_payload(HealthState("0.1.0", T0))["api_latency_ms"] is None
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from econnect_identities.rules import FaceRule
+
 MASK = "***"
 
 Mode = Literal["publishWithResponse", "publish"]
@@ -135,6 +137,7 @@ class CameraSettings:
     allow_double_detection: bool
     include: IncludeConfig
     min_confidence: float
+    uncertain_min_confidence: float | None
     min_face_quality: float
     min_face_size: int
     min_interval: float
@@ -152,6 +155,7 @@ class ProcessingConfig:
     allow_double_detection: bool
     include: IncludeConfig
     min_confidence: float
+    uncertain_min_confidence: float | None
     min_face_quality: float
     min_face_size: int
     min_interval: float
@@ -339,6 +343,7 @@ class BridgeConfig:
     health: HealthConfig
     spool: SpoolConfig
     source: Path | None = None
+    rules: tuple[FaceRule, ...] = ()
 
     def camera(self, name: str) -> CameraConfig | None:
         """Return the ``cameras`` entry called `name`, or None."""
@@ -359,6 +364,8 @@ def _plain(value: Any) -> Any:
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
+    if isinstance(value, frozenset):
+        return sorted(_plain(item) for item in value)
     if isinstance(value, Path):
         return str(value)
     return value
@@ -388,7 +395,13 @@ def build_config(data: Mapping[str, Any], source: Path | None = None) -> BridgeC
         health=HealthConfig(**data["health"]),
         spool=SpoolConfig(**data["spool"]),
         source=source,
+        rules=tuple(_rule(raw) for raw in data.get("rules", ())),
     )
+
+
+def _rule(raw: Mapping[str, Any]) -> FaceRule:
+    """Build one item of ``rules`` (the schema checked person/tag and threshold/exclude)."""
+    return FaceRule(**{**raw, "cameras": frozenset(raw["cameras"])})
 
 
 def _processing(raw: Mapping[str, Any]) -> ProcessingConfig:

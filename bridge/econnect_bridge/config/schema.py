@@ -462,8 +462,19 @@ _CAMERA_TUNABLES = [
     option(
         "min_confidence",
         _POLICY.min_confidence,
-        "Faces matched with a lower confidence count as unknown.",
+        "Faces with a lower confidence are ignored, matched or not; `rules` may ask more of "
+        "some people or tags.",
         Number(0, 1),
+    ),
+    option(
+        "uncertain_min_confidence",
+        _POLICY.uncertain_min_confidence,
+        "Least confidence of an *uncertain* face: matched to a person, below the known "
+        "threshold (min_confidence or a rule's) but at or above this. It appears in the "
+        "recognition event only (`uncertain_count`, its `candidate`), never as a known person "
+        "or an unknown face. null: no uncertain band, a match below its threshold is an "
+        "unknown face (without rules: ignored below min_confidence, as before).",
+        Nullable(Number(0, 1)),
     ),
     option(
         "min_face_quality",
@@ -523,7 +534,8 @@ def _inherited(options: Iterable[Option], parent: str) -> Iterator[Option]:
             nested = Section(list(_inherited(opt.check.options.values(), where)))
             yield Option(opt.key, {}, opt.description, nested, f"each key: `{where}.*`")
         else:
-            yield Option(opt.key, None, opt.description, Nullable(opt.check), f"`{where}`")
+            check = opt.check if isinstance(opt.check, Nullable) else Nullable(opt.check)
+            yield Option(opt.key, None, opt.description, check, f"`{where}`")
 
 
 _CAMERA = Section(
@@ -572,6 +584,61 @@ _CAMERA = Section(
         ),
         *_inherited(_CAMERA_TUNABLES, "processing"),
     ]
+)
+
+
+def _check_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule names one person or one tag, and sets a threshold or an exclusion."""
+    errors: list[vol.Invalid] = []
+    if (rule["person"] is None) == (rule["tag"] is None):
+        both = rule["person"] is not None
+        found = "both person and tag" if both else "neither person nor tag"
+        hint = "write one rule per person or tag, e.g. '- {tag: Family, min_confidence: 0.95}'"
+        errors.append(InvalidValue("exactly one of person and tag", found, hint, ["person"]))
+    if rule["min_confidence"] is None and not rule["exclude"]:
+        hint = "add 'min_confidence: 0.95' (a stricter threshold) or 'exclude: true'"
+        expected = "min_confidence or exclude: true"
+        errors.append(InvalidValue(expected, "neither", hint, ["min_confidence"]))
+    _problems(*errors)
+    return rule
+
+
+_RULE = Section(
+    [
+        option(
+            "person",
+            None,
+            "The person the rule is about: display name (friendlyName) or person id.",
+            Nullable(String()),
+        ),
+        option(
+            "tag",
+            None,
+            "The tag the rule is about (e.g. Family): everyone carrying it.",
+            Nullable(String()),
+        ),
+        option(
+            "min_confidence",
+            None,
+            "Least confidence for this person or tag to count as known; the strictest of this, "
+            "the person's other rules and the camera's min_confidence wins.",
+            Nullable(Number(0, 1)),
+        ),
+        option(
+            "exclude",
+            False,
+            "Never publish this person's (or tag's) sightings: removed before events, visits, "
+            "presence and states, counted in faces_excluded.",
+            Boolean(),
+        ),
+        option(
+            "cameras",
+            [],
+            "Cameras the rule applies to; empty means every camera.",
+            ListOf(String(), unique=True),
+        ),
+    ],
+    _check_rule,
 )
 
 _FRIGATE_MODES = ("auto", "events", "snapshot")
@@ -874,6 +941,14 @@ ROOT: Final = Section(
             [],
             "Image sources on MQTT; at least one, unless the Frigate preset is on.",
             ListOf(_CAMERA, check=_check_unique_names),
+        ),
+        option(
+            "rules",
+            [],
+            "Rules per person or per tag: a stricter known threshold "
+            "(`- {tag: Family, min_confidence: 0.95}`) or an exclusion "
+            "(`- {person: Bob, exclude: true, cameras: [shop_floor]}`).",
+            ListOf(_RULE),
         ),
         _FRIGATE,
         _HOMEASSISTANT,
