@@ -52,7 +52,7 @@ BRIDGE_DEVICE_NAME = "eConnect bridge"
 MANUFACTURER = "eConnect"
 ORIGIN_NAME = "econnect-bridge"
 
-Source = Literal["state", "events", "image"]
+Source = Literal["state", "events", "image", "here"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +107,36 @@ ENTITY_SPECS: tuple[EntitySpec, ...] = (
         options={"event_types": list(EVENT_TYPES), "icon": "mdi:face-recognition"},
     ),
     EntitySpec(entities.ANNOTATED, source="image", options={"content_type": "image/jpeg"}),
+    EntitySpec(
+        entities.PEOPLE_HERE,
+        source="here",
+        value="people_count",
+        options={"icon": "mdi:account-group"},
+    ),
+    EntitySpec(
+        entities.UNKNOWN_FACES_HERE,
+        source="here",
+        value="unknown_count",
+        options={"icon": "mdi:account-question"},
+    ),
     # Per configured tag and person (device: the bridge).
     EntitySpec(entities.TAG_PRESENT, value="presence", options=_BINARY),
     EntitySpec(entities.TAG_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
     EntitySpec(entities.PERSON_PRESENT, value="presence", options=_BINARY),
     EntitySpec(entities.PERSON_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
+    # Who is here at any camera (device: the bridge).
+    EntitySpec(
+        entities.ALL_PEOPLE_HERE,
+        source="here",
+        value="people_count",
+        options={"icon": "mdi:account-group"},
+    ),
+    EntitySpec(
+        entities.ALL_UNKNOWN_FACES_HERE,
+        source="here",
+        value="unknown_count",
+        options={"icon": "mdi:account-question"},
+    ),
     # Bridge health (device: the bridge).
     EntitySpec(entities.API_REACHABLE, value="api_reachable", options=_BINARY),
     EntitySpec(
@@ -236,15 +261,18 @@ def _source_topic(spec: EntitySpec, ctx: DiscoveryContext, camera: str) -> str:
         return ctx.topics.camera_events(camera)
     if spec.source == "image":
         return ctx.topics.annotated(camera)
+    if spec.source == "here":
+        return ctx.topics.camera_here(camera)
     return ctx.topics.camera_state(camera)
 
 
 def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
     """Expand one spec over the cameras, tags or persons its scope repeats it for."""
     kind, topics = spec.kind, ctx.topics
-    if spec.scope == "health":
+    if spec.scope in ("health", "bridge"):
         unique_id = health_unique_id(ctx.node, kind)
-        yield _Target(unique_id, kind.name, bridge_device(ctx), topics.bridge_state())
+        topic = topics.here() if spec.source == "here" else topics.bridge_state()
+        yield _Target(unique_id, kind.name, bridge_device(ctx), topic)
     elif spec.scope == "camera":
         if spec.source == "image" and not ctx.annotated:
             return
@@ -313,7 +341,7 @@ def _topic_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
     template = _value_template(spec, target)
     if template is not None:
         keys["value_template"] = template
-    if spec.attributes and spec.source == "state":
+    if spec.attributes and spec.source in ("state", "here"):
         # An MQTT event entity takes every other payload key as an attribute by itself.
         keys["json_attributes_topic"] = target.topic
         keys["json_attributes_template"] = _attributes_template(spec.attributes)

@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from econnect_bridge.states import CameraState, SubjectKind, SubjectState, Topics
+from econnect_bridge.states import (
+    KIND_HERE_STATE,
+    CameraState,
+    SubjectKind,
+    SubjectState,
+    Topics,
+)
 from econnect_identities.events import SCHEMA_VERSION
 from econnect_identities.models import Outcome
 from econnect_identities.naming import may_slug, slugify, tag_key
@@ -100,6 +106,8 @@ def recover(messages: Iterable[tuple[str, bytes]], topics: Topics) -> Recovered:
     subjects: dict[SubjectKey, SubjectState] = {}
     ignored = 0
     for topic, payload in messages:
+        if topics.kind_of(topic) == KIND_HERE_STATE:
+            continue  # rebuilt from the person and camera states, never read back
         try:
             state = _parse(topic, payload, topics)
         except (ValueError, TypeError, RecursionError) as err:  # JSON and Unicode errors too
@@ -165,6 +173,7 @@ def _camera(slug: str, fields: _Fields) -> CameraState:
         unknown_last_seen=fields.optional_time("unknown_last_seen", required=False),
         tag_last_seen=fields.times("tag_last_seen"),
         frigate_event_id=fields.optional_text("frigate_event_id"),
+        unknown_count=fields.optional_count("unknown_count"),
     )
 
 
@@ -181,6 +190,7 @@ def _person(slug: str, fields: _Fields) -> SubjectState:
         last_camera_name=fields.optional_text("last_camera_name"),
         last_seen=fields.optional_time("last_seen"),
         confidence=fields.score("confidence"),
+        tags=fields.optional_texts("tags"),
     )
 
 
@@ -249,6 +259,14 @@ class _Fields:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise _MalformedError(f"{key!r} is not a list of strings")
         return tuple(value)
+
+    def optional_texts(self, key: str) -> tuple[str, ...]:
+        """A list of strings, or absent (states retained before the key existed): empty."""
+        return self.texts(key) if key in self._data else ()
+
+    def optional_count(self, key: str) -> int:
+        """A count, or absent (states retained before the key existed): 0."""
+        return self.count(key) if key in self._data else 0
 
     def count(self, key: str) -> int:
         """A non-negative integer (not a boolean)."""

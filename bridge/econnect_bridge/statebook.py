@@ -10,6 +10,8 @@ not a burst (Frigate sends a snapshot for a new object and again for a better pi
 and tag sightings and the camera's visits (`<base>/cameras/<camera>/events`, which Home
 Assistant's event entity reads) go out once per person per cooldown, and once per camera per
 cooldown for an unknown face or no face. Only `<base>/events` has one message per snapshot.
+Who is here (`<base>/cameras/<camera>/here`, `<base>/bridge/here`) is derived from the person
+and camera states whenever they change, and published when it differs from what was sent.
 
 At start `restore()` seeds the book with the states read back from the broker
 (`econnect_bridge.recovery`), so a restart keeps what was known and still turns presence OFF on
@@ -33,11 +35,13 @@ from econnect_bridge.presence import PresenceBoard
 from econnect_bridge.recovery import Recovered, SubjectKey
 from econnect_bridge.states import (
     CameraState,
+    HereState,
     SubjectKind,
     SubjectState,
     Topics,
     camera_state_payload,
     encode,
+    here_state_payload,
     subject_state_payload,
 )
 from econnect_identities.cooldown import Cooldown
@@ -47,6 +51,7 @@ from econnect_identities.events import (
     sighting_event,
     visit_event,
 )
+from econnect_identities.here import Present, at_camera, ordered
 from econnect_identities.models import DetectedFace, RecognitionResult
 from econnect_identities.naming import OUTCOME_EVENT_TYPE, pretty_name, slugify
 from econnect_identities.rules import Judgement, as_judgement
@@ -92,6 +97,7 @@ class StateBook:
         self._subjects: dict[SubjectKey, SubjectState] = {}
         self._touched: set[str | SubjectKey] = set()  # updated by a result since the start
         self._restored: set[str | SubjectKey] = set()  # published by `restore`
+        self._here_sent: dict[str, dict[str, Any]] = {}  # topic → last "here" payload, no time
         for name in settings.persons:
             self._subjects[self._key("person", name)] = SubjectState("person", name)
         for name in settings.tags:
@@ -120,9 +126,8 @@ class StateBook:
             self._cameras.setdefault(self._slug(camera), self._blank_camera(camera, now))
         cameras_out = [c for c in self._cameras if c not in self._restored]
         subjects_out = [key for key in self._subjects if key not in self._restored]
-        return [self._camera_message(c) for c in cameras_out] + [
-            self._subject_message(key) for key in subjects_out
-        ]
+        messages = [self._camera_message(c) for c in cameras_out]
+        return messages + [self._subject_message(key) for key in subjects_out] + self._here()
 
     def _slug(self, camera: str) -> str:
         """The camera's slug: its key here and its topic level (one registry for all)."""
@@ -176,7 +181,7 @@ class StateBook:
         self._update_camera(result, sighting, now)
         messages.append(self._camera_message(self._slug(sighting.camera)))
         messages += [self._subject_message(key) for key in self._touched_subjects(result)]
-        return messages
+        return messages + self._here()
 
     def _visits(
         self,
@@ -249,6 +254,7 @@ class StateBook:
             last_camera=camera,
             last_seen=sighting.detect_time,
             confidence=face.confidence,
+            tags=person.tag_names,
         )
         for tag in person.tag_names:
             self._presence.seen(self._key("tag", tag), now)
@@ -288,6 +294,7 @@ class StateBook:
         if result.unknown_faces:
             self._presence.seen(("unknown", camera), now)
             changes["unknown_last_seen"] = seen
+            changes["unknown_count"] = len(result.unknown_faces)
         tags = {slugify(t) for f in result.known_faces if f.person for t in f.person.tag_names}
         if tags:
             changes["tag_last_seen"] = {**previous.tag_last_seen, **dict.fromkeys(tags, seen)}
@@ -352,9 +359,9 @@ class StateBook:
             if self._restore_subject(key, state, now_wall, now)
         ]
         self._restored.update(cameras, subjects)
-        return [self._camera_message(c) for c in cameras] + [
-            self._subject_message(key) for key in subjects
-        ]
+        messages = [self._camera_message(c) for c in cameras]
+        messages += [self._subject_message(key) for key in subjects]
+        return messages + (self._here() if messages else [])
 
     def _window_left(self, on: bool, seen: datetime | None, now_wall: datetime) -> float:
         """Seconds left of a presence window opened at `seen`; <= 0: it has timed out.
@@ -421,9 +428,57 @@ class StateBook:
         for camera in cameras:
             state = dataclasses.replace(self._cameras[camera], time=self._wall_clock())
             self._cameras[camera] = self._with_presence(camera, state)
-        return [self._camera_message(c) for c in sorted(cameras)] + [
-            self._subject_message(key) for key in sorted(subjects)
+        messages = [self._camera_message(c) for c in sorted(cameras)]
+        return messages + [self._subject_message(key) for key in sorted(subjects)] + self._here()
+
+    # -- who is here -----------------------------------------------------------------------
+
+    def _here(self) -> list[Message]:
+        """The *here* states that changed since they were last published.
+
+        They are built from the person and camera states, not kept apart: whatever restored
+        or expired those rebuilds these, so a restart shows the same people until their
+        windows pass. Compared without `time`, so an unchanged list is not republished.
+        """
+        people = self._people_present()
+        states = [
+            HereState(slug, tuple(at_camera(people, slug)), self._unknown_here(slug))
+            for slug in self._cameras
         ]
+        unknown = sum(self._unknown_here(slug) for slug in self._cameras)
+        states.append(HereState(None, tuple(people), unknown))
+        return [m for m in map(self._here_message, states) if m is not None]
+
+    def _here_message(self, state: HereState) -> Message | None:
+        """The retained *here* state, or None when it says what was published last."""
+        topics = self._s.topics
+        topic = topics.here() if state.camera is None else topics.camera_here_by_slug(state.camera)
+        payload = here_state_payload(state, self._wall_clock())
+        content = {key: value for key, value in payload.items() if key != "time"}
+        if self._here_sent.get(topic) == content:
+            return None
+        self._here_sent[topic] = content
+        return Message(topic, encode(payload), self._s.retain_state)
+
+    def _people_present(self) -> list[Present]:
+        """The persons whose presence is ON, each at their last camera, most recent first."""
+        people = []
+        for (kind, _), state in self._subjects.items():
+            if kind != "person" or not state.presence:
+                continue
+            if state.last_camera is None or state.last_seen is None:
+                continue
+            camera = slugify(state.last_camera)
+            name = self._camera_name(camera) or state.last_camera_name or pretty_name(camera)
+            people.append(
+                Present(state.name, state.person_id, state.tags, camera, name, state.last_seen)
+            )
+        return ordered(people)
+
+    def _unknown_here(self, camera: str) -> int:
+        """The unknown faces at the camera whose slug is `camera`, while its window is open."""
+        state = self._cameras[camera]
+        return state.unknown_count if state.unknown_face else 0
 
     def _camera_message(self, camera: str) -> Message:
         """The retained state of the camera whose slug is `camera`."""
@@ -479,6 +534,7 @@ def _fill_in(live: CameraState, recovered: CameraState) -> CameraState:
     """
     changes: dict[str, Any] = {
         "unknown_last_seen": live.unknown_last_seen or recovered.unknown_last_seen,
+        "unknown_count": live.unknown_count if live.unknown_last_seen else recovered.unknown_count,
         "tag_last_seen": {**recovered.tag_last_seen, **live.tag_last_seen},
         "tag_presence": {**recovered.tag_presence, **live.tag_presence},
     }

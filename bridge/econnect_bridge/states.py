@@ -21,6 +21,7 @@ from typing import Any
 
 from econnect_bridge.metrics import SERIES, BridgeMetrics, Series
 from econnect_identities.events import SCHEMA_VERSION, ordered_tags, utc_iso
+from econnect_identities.here import Present, people_attributes
 from econnect_identities.models import Outcome
 from econnect_identities.naming import (
     CameraSlugs,
@@ -49,6 +50,7 @@ KIND_CAMERA_STATE = "camera_state"
 KIND_PERSON_STATE = "person_state"
 KIND_TAG_STATE = "tag_state"
 KIND_BRIDGE_STATE = "bridge_state"
+KIND_HERE_STATE = "here_state"
 
 
 def check_topic_prefix(value: str, what: str) -> str:
@@ -171,6 +173,18 @@ class Topics:
         """The state topic of the person or tag whose slug is `slug`."""
         return self._join("persons" if kind == "person" else "tags", slug, "state")
 
+    def camera_here_by_slug(self, slug: str) -> str:
+        """Who is at the camera whose slug is `slug` now (retained when `retain_state`)."""
+        return self._join("cameras", slug, "here")
+
+    def camera_here(self, camera: str) -> str:
+        """Who is at one camera now (retained when `retain_state`)."""
+        return self.camera_here_by_slug(self.camera_slug(camera))
+
+    def here(self) -> str:
+        """Who is at any camera now (retained when `retain_state`)."""
+        return self._join("bridge", "here")
+
     def annotated(self, camera: str) -> str:
         """The last snapshot with faces boxed, as raw JPEG bytes (optional)."""
         return self._join("cameras", self.camera_slug(camera), "annotated")
@@ -201,6 +215,8 @@ _KIND_BY_SHAPE: dict[tuple[str, ...], str] = {
     ("tags", "*"): KIND_SIGHTING,
     ("errors",): KIND_ERROR,
     ("cameras", "*", "state"): KIND_CAMERA_STATE,
+    ("cameras", "*", "here"): KIND_HERE_STATE,
+    ("bridge", "here"): KIND_HERE_STATE,
     ("persons", "*", "state"): KIND_PERSON_STATE,
     ("tags", "*", "state"): KIND_TAG_STATE,
     ("bridge", "state"): KIND_BRIDGE_STATE,
@@ -234,6 +250,7 @@ class CameraState:
     unknown_last_seen: datetime | None = None
     tag_last_seen: Mapping[str, datetime] = field(default_factory=dict)
     frigate_event_id: str | None = None  # the Frigate object of the latest result, if any
+    unknown_count: int = 0  # unknown faces in the latest snapshot that had any
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +272,21 @@ class SubjectState:
     last_seen: datetime | None = None
     confidence: float | None = None
     last_camera_name: str | None = None
+    tags: tuple[str, ...] = ()  # a person's tags when last seen, for the *People here* lists
+
+
+@dataclass(frozen=True, slots=True)
+class HereState:
+    """Who is here now: at the camera whose slug is `camera`, or anywhere when None.
+
+    `people` are the persons whose presence is ON and whose last camera it is;
+    `unknown_count` the unknown faces of the latest snapshot with any, while the unknown
+    face presence is ON (summed over the cameras for the bridge).
+    """
+
+    camera: str | None
+    people: tuple[Present, ...] = ()
+    unknown_count: int = 0
 
 
 #: The bridge's figures; the former name of `BridgeMetrics`, kept for callers that build one.
@@ -287,6 +319,7 @@ def camera_state_payload(state: CameraState, slug: str | None = None) -> dict[st
             slugify(tag): utc_iso(seen) for tag, seen in sorted(state.tag_last_seen.items())
         },
         "frigate_event_id": state.frigate_event_id,
+        "unknown_count": state.unknown_count,
     }
 
 
@@ -311,6 +344,7 @@ def person_state_payload(state: SubjectState) -> dict[str, Any]:
         "last_camera_name": _last_camera_name(state),
         "last_seen": _time(state.last_seen),
         "confidence": _round(state.confidence, 4),
+        "tags": ordered_tags(state.tags),
     }
 
 
@@ -332,6 +366,18 @@ def subject_state_payload(state: SubjectState) -> dict[str, Any]:
     if state.kind == "person":
         return person_state_payload(state)
     return tag_state_payload(state)
+
+
+def here_state_payload(state: HereState, time: datetime) -> dict[str, Any]:
+    """Build the payload of `<base>/cameras/<camera>/here` or `<base>/bridge/here`."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "camera": state.camera,
+        "time": utc_iso(time),
+        "people_count": len(state.people),
+        **people_attributes(state.people),
+        "unknown_count": state.unknown_count,
+    }
 
 
 def _payload_value(metrics: BridgeMetrics, series: Series) -> object:

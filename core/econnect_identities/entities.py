@@ -8,13 +8,14 @@ core needs no Home Assistant import; the integration turns them into its enums.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 from econnect_identities import naming
 from econnect_identities.naming import EntityKind, Platform
 
-Scope = Literal["camera", "camera_tag", "tag", "person", "health"]
+Scope = Literal["camera", "camera_tag", "tag", "person", "bridge", "health"]
 FrontEnd = Literal["bridge", "integration"]
 BOTH: frozenset[FrontEnd] = frozenset({"bridge", "integration"})
 BRIDGE_ONLY: frozenset[FrontEnd] = frozenset({"bridge"})
@@ -34,13 +35,16 @@ TAG_ATTRIBUTES = ("last_camera", "last_camera_name", "last_person", "last_seen")
 PERSON_ATTRIBUTES = ("person_id", "last_camera", "last_camera_name", "last_seen", "confidence")
 # The event entity's summary; the bridge's event carries the whole event payload besides.
 RECOGNITION_ATTRIBUTES = ("face_count", "known_count", "unknown_count", "persons", "tags", "camera")
+# Who is here (`econnect_identities.here`): the names for a dashboard, the details for automations.
+PEOPLE_HERE_ATTRIBUTES = ("names", "people")
 
 
 @dataclass(frozen=True, slots=True)
 class EntityRow:
     """One kind of entity as Home Assistant shows it, whichever front end creates it.
 
-    `scope` says what it is repeated for (each camera, camera and tag, tag, person, or once);
+    `scope` says what it is repeated for (each camera, camera and tag, tag, person, or once:
+    `bridge` for the whole bridge or entry, `health` for its diagnostics);
     `attributes` are its state attribute names; `front_ends` which front ends create it (some
     need data only the bridge has, such as its counters or the engine's roster).
     """
@@ -90,6 +94,12 @@ CAMERA_TAG_PRESENT = EntityRow(
 )
 RECOGNITION = EntityRow(naming.RECOGNITION, "camera", attributes=RECOGNITION_ATTRIBUTES)
 ANNOTATED = EntityRow(naming.ANNOTATED, "camera")
+PEOPLE_HERE = EntityRow(
+    naming.PEOPLE_HERE, "camera", state_class="measurement", attributes=PEOPLE_HERE_ATTRIBUTES
+)
+UNKNOWN_FACES_HERE = EntityRow(naming.UNKNOWN_FACES_HERE, "camera", state_class="measurement")
+ALL_PEOPLE_HERE = dataclasses.replace(PEOPLE_HERE, scope="bridge")
+ALL_UNKNOWN_FACES_HERE = dataclasses.replace(UNKNOWN_FACES_HERE, scope="bridge")
 TAG_PRESENT = EntityRow(
     naming.TAG_PRESENT, "tag", device_class="occupancy", attributes=TAG_ATTRIBUTES
 )
@@ -126,10 +136,14 @@ ENTITY_TABLE: tuple[EntityRow, ...] = (
     CAMERA_TAG_PRESENT,
     RECOGNITION,
     ANNOTATED,
+    PEOPLE_HERE,
+    UNKNOWN_FACES_HERE,
     TAG_PRESENT,
     TAG_LAST_CAMERA,
     PERSON_PRESENT,
     PERSON_LAST_CAMERA,
+    ALL_PEOPLE_HERE,
+    ALL_UNKNOWN_FACES_HERE,
     API_REACHABLE,
     API_LATENCY,
     PROCESSED,

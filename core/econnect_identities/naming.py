@@ -224,6 +224,10 @@ RECOGNITION = EntityKind("recognition", "event", "Recognition")
 ANNOTATED = EntityKind("annotated", "image", "Last faces")
 CAMERA_ENTITIES = (LAST_PERSON, FACE_COUNT, KNOWN_PERSON, UNKNOWN_FACE, RECOGNITION)
 
+# Who is here: per camera and once for the whole bridge (the integration: per source and entry).
+PEOPLE_HERE = EntityKind("people_here", "sensor", "People here")
+UNKNOWN_FACES_HERE = EntityKind("unknown_faces_here", "sensor", "Unknown faces here")
+
 # Per tag and per person; `{name}` is the tag's or person's name.
 TAG_PRESENT = EntityKind("tag_present", "binary_sensor", "{name} present")
 PERSON_PRESENT = EntityKind("person_present", "binary_sensor", "{name} present")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -37,6 +37,7 @@ from econnect_identities.annotate import annotate
 from econnect_identities.cooldown import Cooldown
 from econnect_identities.events import Sighting, recognition_event, sighting_event
 from econnect_identities.frigate import FrigateRef
+from econnect_identities.here import Present, at_camera, within
 from econnect_identities.rules import Judgement, as_judgement
 
 from .const import CAMERA_IMAGE_TIMEOUT, DOMAIN, EVENT_FACE, ISSUE_MISSING_PERMISSION, LOGGER
@@ -91,9 +92,63 @@ class TagSighting:
     tags: frozenset[str] = field(default_factory=frozenset)
 
 
+@dataclass(slots=True)
+class HereBook:
+    """Who was seen where and when, for the *People here* and *Unknown faces here* sensors.
+
+    One per entry: a person is here at the source they were last seen at only, so the
+    per-source lists add up to the entry's. Kept by person id (a renamed person stays one
+    entry); unknown faces by source, as (count in the latest picture with any, when).
+    """
+
+    window: float
+    people: dict[str, Present] = field(default_factory=dict)
+    unknown: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+
+    def seen_person(self, present: Present) -> None:
+        """Remember a sighting, unless a later one of the same person is known already."""
+        key = present.person_id or present.name
+        known = self.people.get(key)
+        if known is None or known.last_seen <= present.last_seen:
+            self.people[key] = present
+
+    def seen_unknown(self, source: str, count: int, when: datetime) -> None:
+        """Remember the unknown faces of a picture, unless a later picture is known already."""
+        known = self.unknown.get(source)
+        if known is None or known[1] <= when:
+            self.unknown[source] = (count, when)
+
+    def people_here(self, now: datetime, source: str | None = None) -> list[Present]:
+        """The persons seen within the window, at `source` (None: anywhere)."""
+        people = within(self.people.values(), now, self.window)
+        return people if source is None else at_camera(people, source)
+
+    def unknown_here(self, now: datetime, source: str | None = None) -> int:
+        """The unknown faces seen within the window, at `source` (None: summed)."""
+        limit = now - timedelta(seconds=self.window)
+        return sum(
+            count
+            for where, (count, when) in self.unknown.items()
+            if when > limit and source in (None, where)
+        )
+
+    def next_change(self, now: datetime) -> datetime | None:
+        """When the next window passes (a sensor's timer), None when nothing is inside one."""
+        window = timedelta(seconds=self.window)
+        times = [p.last_seen for p in self.people.values()]
+        times += [when for _, when in self.unknown.values()]
+        ends = [seen + window for seen in times if seen + window > now]
+        return min(ends, default=None)
+
+
 def source_signal(entry_id: str, source: str) -> SignalType[SourceState]:
     """Return the dispatcher signal of one source's entities."""
     return SignalType(f"{DOMAIN}_{entry_id}_{source}")
+
+
+def here_signal(entry_id: str) -> SignalType[HereBook]:
+    """Return the dispatcher signal of the *here* sensors (any source's recognition)."""
+    return SignalType(f"{DOMAIN}_{entry_id}_here")
 
 
 def tags_signal(entry_id: str) -> SignalType[TagSighting]:
@@ -133,6 +188,7 @@ class Recognizer:
         sources = dict.fromkeys((*options.sources, *self.source_names))
         self.states: dict[str, SourceState] = {s: SourceState() for s in sources}
         self._cooldown = Cooldown(options.cooldown)
+        self.here = HereBook(options.presence_time)
         self._rules = options.policy.rule_set()
         self.faces_excluded = 0  # faces of excluded people or tags (diagnostics)
         self.faces_uncertain = 0  # faces matched below their known threshold (diagnostics)
@@ -252,11 +308,31 @@ class Recognizer:
             )
             if annotated is not None:
                 state.image, state.image_time = annotated, now
+        self._note_here(source, result, now)
         entry_id = self.entry.entry_id
         async_dispatcher_send(self.hass, source_signal(entry_id, source), state)
+        async_dispatcher_send(self.hass, here_signal(entry_id), self.here)
         tags = frozenset(tag for face in known if face.person for tag in face.person.tag_names)
         if tags:
             async_dispatcher_send(self.hass, tags_signal(entry_id), TagSighting(source, tags))
+
+    def _note_here(self, source: str, result: RecognitionResult, now: datetime) -> None:
+        """Put the result's known persons and unknown faces in the *here* book.
+
+        `result` holds known and unknown faces only: excluded and uncertain faces were
+        judged out of it, so they are never people here.
+        """
+        from .entity import source_name  # entity imports this module
+
+        name = source_name(self.coordinator, source)
+        for face in result.known_faces:
+            if (person := face.person) is not None:
+                present = Present(
+                    person.display_name, person.person_id, person.tag_names, source, name, now
+                )
+                self.here.seen_person(present)
+        if result.unknown_faces:
+            self.here.seen_unknown(source, len(result.unknown_faces), now)
 
     def _fire_face_events(self, sighting: Sighting, judged: Judgement) -> None:
         """Fire one bus event per known face, at most once per person and camera per cooldown."""

@@ -1,14 +1,20 @@
-"""Sensors: the last person and face count per camera, and the engine's latency.
+"""Sensors: the last person and face count per camera, who is here, and the engine's latency.
 
 The camera sensors restore their value and attributes after a reload or restart (Home
 Assistant's `RestoreSensor`), so "last person" still names the last person seen instead of
 turning unknown until the next recognition.
+
+*People here* and *Unknown faces here*, per camera and for the entry, read the recognizer's
+`HereBook`. Each stores the sightings it shows and seeds the book with them when it is added
+again, so after a reload or restart the lists are right until the presence time after each
+sighting has passed; a timer takes a person off the list when their time passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Self
 
 from homeassistant.components.sensor import (
@@ -19,18 +25,23 @@ from homeassistant.components.sensor import (
     SensorExtraStoredData,
     SensorStateClass,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from econnect_identities import entities
 from econnect_identities.entities import EntityRow
 from econnect_identities.events import utc_iso
+from econnect_identities.here import Present, people_attributes
 
-from .coordinator import HealthData
+from .coordinator import EconnectHealthCoordinator, HealthData
 from .data import EconnectConfigEntry
 from .entity import EconnectEngineEntity, EconnectSourceEntity, row_fields
-from .recognizer import SourceState
+from .recognizer import HereBook, SourceState, here_signal
 
 PARALLEL_UPDATES = 0
 
@@ -80,6 +91,35 @@ def _sensor_fields(row: EntityRow) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class EconnectHereSensorDescription(SensorEntityDescription):
+    """A *here* sensor: its value and attributes at a source (None: the whole entry)."""
+
+    value_fn: Callable[[HereBook, datetime, str | None], int]
+    attrs_fn: Callable[[HereBook, datetime, str | None], dict[str, Any] | None] = lambda *_: None
+
+
+def _people_attrs(book: HereBook, now: datetime, source: str | None) -> dict[str, Any]:
+    return people_attributes(book.people_here(now, source))
+
+
+def _here_descriptions(
+    people: EntityRow, unknown: EntityRow
+) -> tuple[EconnectHereSensorDescription, ...]:
+    """*People here* and *Unknown faces here* of one scope (per source, or the entry)."""
+    return (
+        EconnectHereSensorDescription(
+            **_sensor_fields(people),
+            value_fn=lambda book, now, source: len(book.people_here(now, source)),
+            attrs_fn=_people_attrs,
+        ),
+        EconnectHereSensorDescription(
+            **_sensor_fields(unknown),
+            value_fn=lambda book, now, source: book.unknown_here(now, source),
+        ),
+    )
+
+
 SOURCE_SENSORS: tuple[EconnectSourceSensorDescription, ...] = (
     EconnectSourceSensorDescription(
         **_sensor_fields(entities.LAST_PERSON),
@@ -92,6 +132,9 @@ SOURCE_SENSORS: tuple[EconnectSourceSensorDescription, ...] = (
         value_fn=lambda state: None if state.result is None else len(state.result.faces),
     ),
 )
+
+SOURCE_HERE_SENSORS = _here_descriptions(entities.PEOPLE_HERE, entities.UNKNOWN_FACES_HERE)
+ENTRY_HERE_SENSORS = _here_descriptions(entities.ALL_PEOPLE_HERE, entities.ALL_UNKNOWN_FACES_HERE)
 
 ENGINE_SENSORS: tuple[EconnectEngineSensorDescription, ...] = (
     EconnectEngineSensorDescription(
@@ -113,6 +156,12 @@ async def async_setup_entry(
         for source, state in runtime.recognizer.states.items()
         for description in SOURCE_SENSORS
     ]
+    entities.extend(
+        EconnectSourceHereSensor(coordinator, description, source, state)
+        for source, state in runtime.recognizer.states.items()
+        for description in SOURCE_HERE_SENSORS
+    )
+    entities.extend(EconnectEntryHereSensor(coordinator, d) for d in ENTRY_HERE_SENSORS)
     entities.extend(EconnectEngineSensor(coordinator, d) for d in ENGINE_SENSORS)
     async_add_entities(entities)
 
@@ -203,3 +252,155 @@ class EconnectEngineSensor(EconnectEngineEntity, SensorEntity):
         """Return the value measured by the last health check."""
         data = self.coordinator.data
         return None if data is None else self.entity_description.value_fn(data)
+
+
+@dataclass
+class HereStoredData(ExtraStoredData):
+    """The sightings a *here* sensor shows, to seed the book with after a restart."""
+
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the sightings as JSON-ready data."""
+        return self.data
+
+
+def export_here(book: HereBook, now: datetime, source: str | None) -> dict[str, Any]:
+    """The sightings inside the window at `source` (None: all), in the stored form."""
+    people = [
+        {
+            "name": p.name,
+            "person_id": p.person_id,
+            "tags": list(p.tags),
+            "source": p.camera,
+            "source_name": p.camera_name,
+            "last_seen": utc_iso(p.last_seen),
+        }
+        for p in book.people_here(now, source)
+    ]
+    unknown = {
+        where: [count, utc_iso(when)]
+        for where, (count, when) in book.unknown.items()
+        if source in (None, where) and book.unknown_here(now, where)
+    }
+    return {"people": people, "unknown": unknown}
+
+
+def seed_here(book: HereBook, stored: dict[str, Any]) -> None:
+    """Give the book the stored sightings; what does not read as one is skipped."""
+    for item in stored.get("people") or []:
+        present = _stored_person(item)
+        if present is not None:
+            book.seen_person(present)
+    unknown = stored.get("unknown")
+    for where, value in (unknown if isinstance(unknown, dict) else {}).items():
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int):
+            when = dt_util.parse_datetime(str(value[1]))
+            if when is not None:
+                book.seen_unknown(str(where), value[0], when)
+
+
+def _stored_person(item: object) -> Present | None:
+    """One stored person, or None when it is not what `export_here` wrote."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        return None
+    when = dt_util.parse_datetime(str(item.get("last_seen")))
+    source = item.get("source")
+    if when is None or not isinstance(source, str):
+        return None
+    tags = item.get("tags")
+    person_id = item.get("person_id")
+    return Present(
+        name=item["name"],
+        person_id=person_id if isinstance(person_id, str) else None,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        camera=source,
+        camera_name=str(item.get("source_name") or source),
+        last_seen=when,
+    )
+
+
+class HereSensorMixin(RestoreEntity, SensorEntity):
+    """Who is here at `here_source` (None: the entry), from the recognizer's book.
+
+    Restores by seeding the book with its stored sightings (sightings are kept only while
+    their window is open, so a restart after it lists nobody) and keeps a timer for the
+    next window to pass, so the count drops on time without a recognition.
+    """
+
+    entity_description: EconnectHereSensorDescription
+    coordinator: EconnectHealthCoordinator
+    here_source: str | None = None
+    _here_timer: CALLBACK_TYPE | None = None
+
+    @property
+    def _book(self) -> HereBook:
+        return self.coordinator.config_entry.runtime_data.recognizer.here
+
+    async def async_added_to_hass(self) -> None:
+        """Seed the book with what was stored, follow recognitions, start the timer."""
+        await super().async_added_to_hass()
+        if (extra := await self.async_get_last_extra_data()) is not None:
+            seed_here(self._book, extra.as_dict())
+        signal = here_signal(self.coordinator.config_entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._async_here))
+        self.async_on_remove(self._cancel_here_timer)
+        self._schedule_here()
+
+    @callback
+    def _async_here(self, _book: HereBook) -> None:
+        """A recognition changed the book: show it and move the timer."""
+        self._schedule_here()
+        self.async_write_ha_state()
+
+    @callback
+    def _async_window_passed(self, _now: datetime) -> None:
+        self._here_timer = None
+        self._async_here(self._book)
+
+    def _schedule_here(self) -> None:
+        self._cancel_here_timer()
+        when = self._book.next_change(dt_util.utcnow())
+        if when is not None:
+            self._here_timer = async_track_point_in_utc_time(
+                self.hass, self._async_window_passed, when
+            )
+
+    @callback
+    def _cancel_here_timer(self) -> None:
+        if self._here_timer is not None:
+            self._here_timer()
+            self._here_timer = None
+
+    @property
+    def native_value(self) -> StateType:
+        """Return how many are here now."""
+        return self.entity_description.value_fn(self._book, dt_util.utcnow(), self.here_source)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return who is here (*People here*), else nothing."""
+        return self.entity_description.attrs_fn(self._book, dt_util.utcnow(), self.here_source)
+
+    @property
+    def extra_restore_state_data(self) -> HereStoredData:
+        """Store the sightings shown, with their times."""
+        return HereStoredData(export_here(self._book, dt_util.utcnow(), self.here_source))
+
+
+class EconnectSourceHereSensor(HereSensorMixin, EconnectSourceEntity):
+    """Who is here at one camera (or MQTT topic)."""
+
+    def __init__(
+        self,
+        coordinator: EconnectHealthCoordinator,
+        description: EconnectHereSensorDescription,
+        source: str,
+        state: SourceState,
+    ) -> None:
+        super().__init__(coordinator, description, source, state)
+        self.here_source = source
+
+
+class EconnectEntryHereSensor(HereSensorMixin, EconnectEngineEntity):
+    """Who is here at any of the entry's cameras (on the engine's device)."""

@@ -25,14 +25,17 @@ from econnect_bridge.discovery import DiscoveryContext, DiscoveryMessage, discov
 from econnect_bridge.states import (
     CameraState,
     HealthState,
+    HereState,
     SubjectState,
     Topics,
     bridge_state_payload,
     camera_state_payload,
     encode,
+    here_state_payload,
     subject_state_payload,
 )
 from econnect_identities.events import Sighting, recognition_event, visit_event
+from econnect_identities.here import Present
 from econnect_identities.models import (
     BoundingBox,
     DetectedFace,
@@ -144,7 +147,7 @@ async def test_every_entity_is_created_with_its_default_entity_id(
         platform = payload["default_entity_id"].split(".")[0]
         entity_id = registry.async_get_entity_id(platform, "mqtt", unique_id)
         assert entity_id == payload["default_entity_id"], unique_id
-    assert len(PAYLOADS) == 3 * 7 + 2 + 2 + 6
+    assert len(PAYLOADS) == 3 * 9 + 2 + 2 + 2 + 6
     assert _problems(caplog) == []
 
 
@@ -336,6 +339,58 @@ async def test_person_tag_and_health_states(
     assert _problems(caplog) == []
 
 
+async def test_people_here_lists_two_people_then_nobody(announced: HomeAssistant) -> None:
+    hass = announced
+    jane = Present("Jane Doe", "p-1", ("VIP",), "front_door", "Front door", SEEN)
+    bob = Present("Bob Stone", "p-2", (), "front_door", "Front door", SEEN)
+    door = HereState("front_door", (jane, bob), unknown_count=1)
+    anywhere = HereState(None, (jane, bob), unknown_count=1)
+    _fire_json(hass, TOPICS.camera_here("front_door"), here_state_payload(door, SEEN))
+    _fire_json(hass, TOPICS.here(), here_state_payload(anywhere, SEEN))
+    await hass.async_block_till_done()
+
+    people = hass.states.get(_entity_id("econnect_front_door_people_here"))
+    assert people is not None
+    assert people.state == "2"
+    assert people.name == "Front door People here"
+    assert people.attributes["names"] == ["Jane Doe", "Bob Stone"]
+    assert people.attributes["people"][0] == {
+        "name": "Jane Doe",
+        "person_id": "p-1",
+        "tags": ["VIP"],
+        "last_camera": "front_door",
+        "last_camera_name": "Front door",
+        "last_seen": "2025-05-01T12:00:00.000Z",
+    }
+    everyone = hass.states.get(_entity_id("econnect_people_here"))
+    assert everyone is not None
+    assert (everyone.state, everyone.name) == ("2", "eConnect bridge People here")
+    assert everyone.attributes["names"] == ["Jane Doe", "Bob Stone"]
+    unknown = hass.states.get(_entity_id("econnect_unknown_faces_here"))
+    assert unknown is not None
+    assert unknown.state == "1"
+    devices = dr.async_get(hass)
+    entry = er.async_get(hass).async_get(_entity_id("econnect_people_here"))
+    assert entry is not None
+    assert entry.device_id is not None
+    device = devices.async_get(entry.device_id)
+    assert device is not None
+    assert device.name == "eConnect bridge"
+
+    _fire_json(hass, TOPICS.here(), here_state_payload(HereState(None), SEEN))
+    _fire_json(
+        hass, TOPICS.camera_here("front_door"), here_state_payload(HereState("front_door"), SEEN)
+    )
+    await hass.async_block_till_done()
+    for unique_id in ("econnect_people_here", "econnect_front_door_people_here"):
+        nobody = hass.states.get(_entity_id(unique_id))
+        assert nobody is not None
+        assert (nobody.state, nobody.attributes["names"]) == ("0", [])
+    front_unknown = hass.states.get(_entity_id("econnect_front_door_unknown_faces_here"))
+    assert front_unknown is not None
+    assert front_unknown.state == "0"
+
+
 async def test_annotated_image_and_availability(
     announced: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -357,7 +412,7 @@ async def test_annotated_image_and_availability(
 async def test_empty_retained_config_removes_the_entity(announced: HomeAssistant) -> None:
     registry = er.async_get(announced)
     removed = [m for m in discovery_messages(CTX) if "_garage_" in m.topic]
-    assert len(removed) == 7
+    assert len(removed) == 9
     for message in removed:
         _fire(announced, message.topic, b"")
     await announced.async_block_till_done()

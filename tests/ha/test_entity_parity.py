@@ -46,7 +46,7 @@ Described = dict[str, tuple[str, str | None, str, tuple[str, ...]]]
 
 
 def _bridge_unique_id(row: EntityRow) -> str:
-    if row.scope == "health":
+    if row.scope in {"health", "bridge"}:
         return health_unique_id(NODE, row.kind)
     if row.scope in {"tag", "person"}:
         return subject_unique_id(NODE, TAG if row.scope == "tag" else PERSON, row.kind)
@@ -110,6 +110,8 @@ def _integration(hass: HomeAssistant, entry: MockConfigEntry) -> Described:
 def _integration_scope(unique_id: str, node: str) -> str:
     if unique_id.startswith(f"{node}_camera_front_door_"):
         return "camera"
+    if unique_id.endswith(("_people_here", "_unknown_faces_here")):
+        return "bridge"  # the entry's, on the engine's device
     return "tag" if unique_id.endswith("_vip") else "health"
 
 

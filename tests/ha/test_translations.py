@@ -27,6 +27,7 @@ def _descriptions() -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = [
         ("sensor", d) for d in (*sensor.SOURCE_SENSORS, *sensor.ENGINE_SENSORS)
     ]
+    found += [("sensor", d) for d in (*sensor.SOURCE_HERE_SENSORS, *sensor.ENTRY_HERE_SENSORS)]
     found += [("binary_sensor", d) for d in binary_sensor.SOURCE_BINARY_SENSORS]
     found += [("binary_sensor", binary_sensor.TAG_PRESENT)]
     found += [("binary_sensor", binary_sensor.API_REACHABLE)]

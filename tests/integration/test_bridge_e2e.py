@@ -175,6 +175,45 @@ def test_presence_turns_off_by_itself(
     assert camera_off, "camera known-person presence never turned off"
 
 
+def test_people_here_shows_two_people_at_once_then_nobody(
+    tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
+) -> None:
+    from econnect_bridge.emulator.imagegen import make_snapshot
+
+    extra = "  largest_face_only: false\n"
+    with running_bridge(config_file(tmp_path, emulator, mosquitto, extra)):
+        probe.publish(FRONT, make_snapshot(["jane", "bob"]))
+        [door] = probe.wait_for(
+            "econnect/cameras/front_door/here", where=lambda s: s["people_count"] == 2
+        )
+        [anywhere] = probe.wait_for("econnect/bridge/here", where=lambda s: s["people_count"] == 2)
+        nobody = probe.wait_for(
+            "econnect/bridge/here",
+            where=lambda s: s["people_count"] == 0 and s["names"] == [],
+            timeout=6,
+        )
+        door_empty = probe.wait_for(
+            "econnect/cameras/front_door/here", where=lambda s: s["people_count"] == 0, timeout=6
+        )
+    assert sorted(door.json()["names"]) == ["Bob Smith", "Jane Doe"]
+    people = {p["name"]: p for p in anywhere.json()["people"]}
+    assert people["Jane Doe"]["last_camera"] == "front_door"
+    assert people["Jane Doe"]["last_camera_name"] == "Front door"
+    assert "VIP" in people["Jane Doe"]["tags"]
+    assert nobody, "the bridge's list never emptied"
+    assert door_empty, "the camera's list never emptied"
+    [config] = probe.on("homeassistant/sensor/econnect/econnect_people_here/config")
+    assert config.json()["json_attributes_topic"] == "econnect/bridge/here"
+    assert_all_payloads_match_schema(probe)
+    late = Probe(mosquitto.host, mosquitto.port, filters=("econnect/bridge/here",)).start()
+    try:  # a subscriber arriving later (Home Assistant restarting) reads "nobody" retained
+        [retained] = late.wait_for("econnect/bridge/here")
+    finally:
+        late.stop()
+    assert retained.retain
+    assert retained.json()["people_count"] == 0
+
+
 def test_flood_keeps_latest_per_camera_and_counts_drops(
     tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
 ) -> None:

@@ -4,7 +4,8 @@ The bridge runs as its own process against a real Mosquitto and the emulator. Ja
 once; the bridge is stopped (killed or terminated) and started again; every retained state is
 then read as a dashboard reads it, with a fresh subscriber: presence still inside its window
 stays ON and turns OFF on time, presence whose window passed is OFF at once, and the last
-person, last camera and last seen are kept, never blanked.
+person, last camera and last seen are kept, never blanked. *People here* follows presence:
+rebuilt from the recovered person states, it lists Jane until her window passes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ PERSON = "econnect/persons/jane_doe/state"
 TAG = "econnect/tags/vip/state"
 CAMERA = "econnect/cameras/front_door/state"
 OTHER_CAMERA = "econnect/cameras/garage/state"
+HERE = "econnect/bridge/here"
+CAMERA_HERE = "econnect/cameras/front_door/here"
 
 
 def _config(tmp_path: Path, emulator: Any, broker: MosquittoBroker) -> Path:
@@ -100,6 +104,18 @@ def _see_jane(broker: MosquittoBroker) -> float:
     return time.monotonic()
 
 
+def _retained_until(
+    broker: MosquittoBroker, done: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> dict[str, Any]:
+    """Read the retained states as a new dashboard would, until `done` says they are settled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = retained(broker, PERSON, TAG, CAMERA, HERE)
+        if done(states) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)
+
+
 def _presence(states: dict[str, Any]) -> tuple[str, str, str]:
     return (
         states[PERSON]["presence"],
@@ -119,8 +135,10 @@ def test_kill_9_inside_the_window_keeps_presence_then_turns_it_off_on_time(
         _stop(bridge, signal.SIGKILL)
         bridge = _start(config, log)
         assert time.monotonic() - seen < WINDOW - 1, "the restart took too long for this test"
-        after = retained(mosquitto, PERSON, TAG, CAMERA, OTHER_CAMERA)
+        after = retained(mosquitto, PERSON, TAG, CAMERA, OTHER_CAMERA, HERE, CAMERA_HERE)
         assert _presence(after) == ("ON", "ON", "ON")  # still inside the window
+        assert after[HERE]["names"] == ["Jane Doe"]
+        assert after[CAMERA_HERE]["people_count"] == 1
         assert after[CAMERA]["last_person"] == "Jane Doe"
         assert after[PERSON]["last_seen"] == before[PERSON]["last_seen"]
         assert after[OTHER_CAMERA]["last_person"] is None  # never seen: blank, as at a first start
@@ -129,7 +147,7 @@ def test_kill_9_inside_the_window_keeps_presence_then_turns_it_off_on_time(
             WINDOW + 3,
         )
         off_at = time.monotonic() - seen
-        final = retained(mosquitto, PERSON, TAG, CAMERA)
+        final = retained(mosquitto, PERSON, TAG, CAMERA, HERE, CAMERA_HERE)
     finally:
         _stop(bridge, signal.SIGTERM)
     assert off_at < WINDOW + 3, off_at  # on time, not "until she comes back"
@@ -137,6 +155,7 @@ def test_kill_9_inside_the_window_keeps_presence_then_turns_it_off_on_time(
     assert final[PERSON]["last_camera"] == "front_door"
     assert final[PERSON]["last_seen"] == before[PERSON]["last_seen"]
     assert final[TAG]["last_seen"] == before[TAG]["last_seen"]
+    assert (final[HERE]["people_count"], final[CAMERA_HERE]["people_count"]) == (0, 0)
 
 
 def test_sigterm_past_the_window_turns_presence_off_at_once_and_keeps_the_rest(
@@ -152,10 +171,13 @@ def test_sigterm_past_the_window_turns_presence_off_at_once_and_keeps_the_rest(
     time.sleep(max(0.0, WINDOW + 1 - (time.monotonic() - seen)))
     bridge = _start(config, log)
     try:
-        after = retained(mosquitto, PERSON, TAG, CAMERA)
+        # The reconciled states are published as the restore ends; a dashboard opened a
+        # moment later reads them (a stale ON would stay for good, and fail here).
+        after = _retained_until(mosquitto, lambda states: _presence(states) == ("OFF",) * 3)
     finally:
         _stop(bridge, signal.SIGTERM)
     assert _presence(after) == ("OFF", "OFF", "OFF")
+    assert (after[HERE]["people_count"], after[HERE]["names"]) == (0, [])
     assert after[CAMERA]["last_person"] == "Jane Doe"
     assert after[CAMERA]["face_count"] == before[CAMERA]["face_count"]
     assert after[PERSON]["last_camera"] == "front_door"

@@ -47,9 +47,9 @@ def _by_entity(ctx: DiscoveryContext = CTX) -> dict[str, dict[str, Any]]:
 
 
 def test_entity_count_per_scope() -> None:
-    # Per camera: 4 sensors/binary sensors + 1 per tag + event + image; per tag 2; per person 2;
-    # health 6.
-    assert len(discovery_messages(CTX)) == 2 * (4 + 2 + 1 + 1) + 2 * 2 + 1 * 2 + 6
+    # Per camera: 4 sensors/binary sensors + 1 per tag + event + image + 2 "here"; per tag 2;
+    # per person 2; the bridge's 2 "here"; health 6.
+    assert len(discovery_messages(CTX)) == 2 * (4 + 2 + 1 + 1 + 2) + 2 * 2 + 1 * 2 + 2 + 6
     without_image = DiscoveryContext(cameras=("c",), annotated=False)
     assert not any("/image/" in m.topic for m in discovery_messages(without_image))
 
@@ -221,7 +221,7 @@ def test_removal_of_a_dropped_camera() -> None:
     )
     after = {m.topic for m in discovery_messages(after_ctx)}
     removals = removal_messages(before, after)
-    assert len(removals) == 8  # 4 + 2 tag presences + event + image
+    assert len(removals) == 10  # 4 + 2 tag presences + event + image + 2 "here"
     assert all("_garage_" in m.topic for m in removals)
     assert all(m.payload == b"" and m.encode() == b"" and m.retain for m in removals)
     assert [m.topic for m in removals] == sorted(m.topic for m in removals)

@@ -124,6 +124,7 @@ def test_camera_state_payload_exact() -> None:
         "unknown_last_seen": "2025-05-01T11:59:58.000Z",
         "tag_last_seen": {"vip": "2025-05-01T11:59:59.000Z"},
         "frigate_event_id": None,
+        "unknown_count": 0,
     }
 
 
@@ -169,6 +170,7 @@ def test_person_state_payload_exact() -> None:
         "last_camera_name": "Front Door",
         "last_seen": "2025-05-01T12:00:00.000Z",
         "confidence": 0.8,
+        "tags": [],
     }
     assert person_state_payload(state) == expected
     assert subject_state_payload(state) == expected

@@ -22,6 +22,7 @@ PAYLOAD_KINDS = (
     "person_state",
     "tag_state",
     "subject_state",
+    "here_state",
     "bridge_state",
 )
 
