@@ -42,6 +42,7 @@ api:
 mqtt:
   host: 127.0.0.1
   port: {port}
+  protocol: "3.1.1"   # the embedded broker (amqtt) speaks MQTT 3.1.1 only
   base_topic: econnect
 frigate:
   enabled: true
