@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 import requests
 import urllib3
 
-from econnect_bridge.http_session import pooled_session, verify_setting
+from econnect_bridge.http_session import (
+    BodyTooLargeError,
+    one_line_error,
+    pooled_session,
+    read_body,
+    verify_setting,
+)
 from econnect_identities import protocol
 from econnect_identities.errors import (
     EconnectConnectionError,
@@ -168,18 +174,24 @@ class EconnectClient:
                 verify=self._verify,
                 stream=True,
             ) as response:
-                body = _read_bounded(response, deadline=time.monotonic() + sum(self._timeout))
+                deadline = time.monotonic() + sum(self._timeout)
+                body = read_body(response, limit=MAX_RESPONSE_BYTES, deadline=deadline)
                 status = response.status_code
+        except BodyTooLargeError as err:
+            msg = f"The engine's answer is larger than {err.limit} bytes"
+            raise EconnectProtocolError(msg, status=err.status) from err
         except requests.exceptions.SSLError as err:
-            raise ssl_failure(_short(err), self.base_url) from err
+            raise ssl_failure(one_line_error(err), self.base_url) from err
         except requests.exceptions.Timeout as err:
             msg = f"The engine at {self.base_url} did not answer within {self._timeout[1]:g} s"
             raise EconnectTimeoutError(msg) from err
         except requests.exceptions.RequestException as err:
             evidence = self._https_evidence(err)
             if evidence:
-                raise scheme_error(self.base_url, "https", f"{evidence}: {_short(err)}") from err
-            msg = f"Cannot reach the engine at {self.base_url}: {_short(err)}"
+                raise scheme_error(
+                    self.base_url, "https", f"{evidence}: {one_line_error(err)}"
+                ) from err
+            msg = f"Cannot reach the engine at {self.base_url}: {one_line_error(err)}"
             raise EconnectConnectionError(msg) from err
         if self._is_plain_http and refuses_plain_http(status, body):
             detail = f"HTTP {status}: the server refused a plain HTTP request"
@@ -257,45 +269,3 @@ def _tls_reply(err: BaseException) -> bool:
         and looks_like_tls(str(cause.args[0]).encode("latin-1", "replace"))
         for cause in _causes(err)
     )
-
-
-def _read_bounded(response: requests.Response, *, deadline: float) -> bytes:
-    """Read a body, refusing one that is huge or that never ends.
-
-    `read1` returns after each socket read, so a body trickling in slowly is cut at the
-    deadline; `iter_content` would wait for a whole chunk however long it took.
-    """
-    raw = response.raw
-    read = getattr(raw, "read1", None)  # urllib3 >= 2.3
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = _read_some(raw, read)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
-            raise EconnectProtocolError(msg, status=response.status_code)
-        if time.monotonic() > deadline:
-            msg = "The engine kept sending its answer past the timeout"
-            raise EconnectTimeoutError(msg)
-        chunks.append(chunk)
-
-
-def _read_some(raw: Any, read1: Any) -> bytes:
-    """Read what the socket has; urllib3's own errors become ours here (requests' are in _send)."""
-    try:
-        data: bytes = read1(65536, decode_content=True) if read1 else raw.read(4096, True)
-    except urllib3.exceptions.ReadTimeoutError as err:
-        raise EconnectTimeoutError("The engine stopped sending its answer") from err
-    except (urllib3.exceptions.HTTPError, OSError) as err:
-        msg = f"The connection broke while reading the engine's answer: {err}"
-        raise EconnectConnectionError(msg) from err
-    return data
-
-
-def _short(err: Exception) -> str:
-    """Describe a transport error in one line (requests nests the cause deeply)."""
-    text = str(err.__context__ or err) if isinstance(err.__context__, OSError) else str(err)
-    return text.splitlines()[0][:300] if text else type(err).__name__

@@ -29,7 +29,13 @@ from typing import TypeVar
 
 import requests
 
-from econnect_bridge.http_session import pooled_session, verify_setting
+from econnect_bridge.http_session import (
+    BodyTooLargeError,
+    one_line_error,
+    pooled_session,
+    read_body,
+    verify_setting,
+)
 from econnect_identities import frigate_http, protocol
 from econnect_identities.frigate_http import (
     FrigateApiError,
@@ -265,16 +271,20 @@ class FrigateApi:
                 stream=True,
                 allow_redirects=False,
             ) as response:
-                body = _read_bounded(response)
+                deadline = started + sum(self._timeout)
+                body = read_body(response, limit=MAX_RESPONSE_BYTES, deadline=deadline)
                 status = response.status_code
                 headers = dict(response.headers)
+        except BodyTooLargeError as err:
+            msg = f"Frigate's answer is larger than {err.limit} bytes"
+            raise frigate_http.protocol_error(msg, status=err.status) from err
         except requests.exceptions.SSLError as err:
-            raise frigate_http.tls_error(self.base_url, _short(err)) from err
+            raise frigate_http.tls_error(self.base_url, one_line_error(err)) from err
         except requests.exceptions.Timeout as err:
             reason = f"no answer within {self._timeout[1]:g} s"
             raise frigate_http.unreachable_error(self.base_url, reason, timed_out=True) from err
         except requests.exceptions.RequestException as err:
-            raise frigate_http.unreachable_error(self.base_url, _short(err)) from err
+            raise frigate_http.unreachable_error(self.base_url, one_line_error(err)) from err
         _LOGGER.debug(
             "Frigate %s %s -> %s (%d bytes, %.0f ms)",
             request.method,
@@ -284,25 +294,3 @@ class FrigateApi:
             (time.monotonic() - started) * 1000,
         )
         return HttpResponse(status, body, headers)
-
-
-def _read_bounded(response: requests.Response) -> bytes:
-    """Read a body, refusing one larger than any picture Frigate sends."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(65536):
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                msg = f"Frigate's answer is larger than {MAX_RESPONSE_BYTES} bytes"
-                raise frigate_http.protocol_error(msg, status=response.status_code)
-            chunks.append(chunk)
-    except OSError as err:  # a socket error urllib3 did not wrap
-        raise requests.exceptions.ConnectionError(str(err)) from err
-    return b"".join(chunks)
-
-
-def _short(err: Exception) -> str:
-    """Describe a transport error in one line (requests nests the cause deeply)."""
-    text = str(err.__context__ or err) if isinstance(err.__context__, OSError) else str(err)
-    return text.splitlines()[0][:300] if text else type(err).__name__

@@ -9,8 +9,11 @@ that does not block opens connections beyond its size under load. Set up once, h
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from econnect_bridge import __version__
@@ -42,3 +45,54 @@ def pooled_session(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+class BodyTooLargeError(ValueError):
+    """A response body above the driver's limit: not what the peer should ever send."""
+
+    def __init__(self, limit: int, status: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes")
+        self.limit = limit
+        self.status = status
+
+
+def read_body(response: requests.Response, *, limit: int, deadline: float) -> bytes:
+    """Read a streamed body, refusing one that is huge or that never ends.
+
+    `read1` returns after each socket read, so a body trickling in slowly is cut at the
+    deadline; `iter_content` would wait for a whole chunk however long it took. A body past
+    the deadline raises `requests` ReadTimeout and a broken one ConnectionError, so each
+    driver's own mapping of requests' errors applies; one above `limit` raises
+    `BodyTooLargeError`.
+    """
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)  # urllib3 >= 2.3
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := _read_some(raw, read1):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(limit, response.status_code)
+        if time.monotonic() > deadline:
+            msg = "the answer kept coming past the timeout"
+            raise requests.exceptions.ReadTimeout(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_some(raw: Any, read1: Any) -> bytes:
+    """Read what the socket has; urllib3's and the socket's errors become requests' ones."""
+    try:
+        data: bytes = read1(65536, decode_content=True) if read1 else raw.read(4096, True)
+    except urllib3.exceptions.ReadTimeoutError as err:
+        raise requests.exceptions.ReadTimeout("the answer stopped coming") from err
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        msg = f"the connection broke while reading the answer: {err}"
+        raise requests.exceptions.ConnectionError(msg) from err
+    return data
+
+
+def one_line_error(err: Exception) -> str:
+    """Describe a transport error in one line (requests nests the cause deeply)."""
+    text = str(err.__context__ or err) if isinstance(err.__context__, OSError) else str(err)
+    return text.splitlines()[0][:300] if text else type(err).__name__

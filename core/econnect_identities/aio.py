@@ -176,7 +176,7 @@ class AsyncEconnectClient:
                 timeout=self._timeout,
                 ssl=self._ssl,
             ) as response:
-                body = await _read_bounded(response)
+                body = await read_bounded(response, limit=MAX_RESPONSE_BYTES, too_large=_too_large)
                 status, headers = response.status, dict(response.headers)
         except aiohttp.ClientConnectorCertificateError as err:
             raise ssl_failure(str(err.certificate_error), self.base_url) from err
@@ -188,7 +188,7 @@ class AsyncEconnectClient:
         except aiohttp.ClientError as err:
             evidence = await self._https_evidence(err)
             if evidence:
-                detail = f"{evidence}: {_one_line(err)}"
+                detail = f"{evidence}: {one_line(err)}"
                 raise scheme_error(self.base_url, "https", detail) from err
             msg = f"Cannot reach the engine at {self.base_url}: {err}"
             raise EconnectConnectionError(msg) from err
@@ -263,19 +263,26 @@ def _tls_reply(err: aiohttp.ClientError) -> bool:
     return any(quoted in str(err.message) for quoted in _TLS_RECORD_REPRS)
 
 
-def _one_line(err: Exception) -> str:
+def one_line(err: Exception) -> str:
     """The first line of an error's text (aiohttp's parser errors span several)."""
     text = str(err)
     return text.splitlines()[0][:300] if text.strip() else type(err).__name__
 
 
-async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+async def read_bounded(
+    response: aiohttp.ClientResponse, *, limit: int, too_large: Callable[[int], Exception]
+) -> bytes:
+    """Read a body, raising `too_large(status)` once it passes `limit` bytes (both drivers)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(65536):
         size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
-            raise EconnectProtocolError(msg, status=response.status)
+        if size > limit:
+            raise too_large(response.status)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(status: int) -> EconnectProtocolError:
+    msg = f"The engine's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+    return EconnectProtocolError(msg, status=status)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import aiohttp
 
 from econnect_identities import frigate_http, protocol
+from econnect_identities.aio import one_line, read_bounded
 from econnect_identities.frigate_http import (
     FrigateApiError,
     FrigateEventRecord,
@@ -207,17 +208,17 @@ class AsyncFrigateClient:
                 ssl=self._ssl,
                 allow_redirects=False,
             ) as response:
-                body = await _read_bounded(response)
+                body = await read_bounded(response, limit=MAX_RESPONSE_BYTES, too_large=_too_large)
                 return HttpResponse(response.status, body, _headers(response))
         except aiohttp.ClientConnectorCertificateError as err:
             raise frigate_http.tls_error(self.base_url, str(err.certificate_error)) from err
         except aiohttp.ClientSSLError as err:
-            raise frigate_http.tls_error(self.base_url, _one_line(err)) from err
+            raise frigate_http.tls_error(self.base_url, one_line(err)) from err
         except TimeoutError as err:
             reason = f"no answer within {self._timeout.sock_read:g} s"
             raise frigate_http.unreachable_error(self.base_url, reason, timed_out=True) from err
         except aiohttp.ClientError as err:
-            raise frigate_http.unreachable_error(self.base_url, _one_line(err)) from err
+            raise frigate_http.unreachable_error(self.base_url, one_line(err)) from err
 
 
 def _with_token(request: HttpRequest, token: FrigateToken) -> HttpRequest:
@@ -238,20 +239,6 @@ def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return headers
 
 
-def _one_line(err: Exception) -> str:
-    """The first line of an error's text (aiohttp's parser errors span several)."""
-    text = str(err)
-    return text.splitlines()[0][:300] if text.strip() else type(err).__name__
-
-
-async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
-    """Read a body, refusing one larger than any picture Frigate sends."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            msg = f"Frigate's answer is larger than {MAX_RESPONSE_BYTES} bytes"
-            raise frigate_http.protocol_error(msg, status=response.status)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _too_large(status: int) -> FrigateApiError:
+    msg = f"Frigate's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+    return frigate_http.protocol_error(msg, status=status)
