@@ -73,11 +73,24 @@ def _api_section(options: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
+def _frigate_section(options: dict[str, Any]) -> dict[str, Any]:
+    """The Frigate preset: events mode as soon as a Frigate URL is given."""
+    frigate: dict[str, Any] = {"enabled": options["frigate"], "cameras": options["frigate_cameras"]}
+    optional = {
+        "frigate_topic_prefix": "topic_prefix",
+        "frigate_url": "url",
+        "frigate_username": "username",
+        "frigate_password": "password",
+        "frigate_write_sub_label": "write_sub_label",
+    }
+    for option, key in optional.items():
+        if options.get(option) not in (None, ""):
+            frigate[key] = options[option]
+    return frigate
+
+
 def bridge_config(options: dict[str, Any], service: dict[str, Any] | None) -> dict[str, Any]:
     """Map the app's options (and the broker service) onto the bridge's configuration keys."""
-    frigate: dict[str, Any] = {"enabled": options["frigate"], "cameras": options["frigate_cameras"]}
-    if options.get("frigate_topic_prefix"):
-        frigate["topic_prefix"] = options["frigate_topic_prefix"]
     return {
         "api": _api_section(options),
         "mqtt": _mqtt_section(options, service),
@@ -86,7 +99,7 @@ def bridge_config(options: dict[str, Any], service: dict[str, Any] | None) -> di
             "min_confidence": options["min_confidence"],
         },
         "cameras": [{"name": c["name"], "topic": c["topic"]} for c in options["cameras"]],
-        "frigate": frigate,
+        "frigate": _frigate_section(options),
         "homeassistant": {"tags": options["tags"], "persons": options["persons"]},
         "publish": {"annotated_snapshot": options["annotated_snapshot"]},
         "logging": {"level": options["log_level"]},

@@ -256,6 +256,26 @@ def test_every_option_is_mapped() -> None:
     assert clean["logging"]["level"] == "DEBUG"
 
 
+def test_a_frigate_url_turns_on_events_mode() -> None:
+    frigate = {
+        "frigate_url": "https://frigate.lan:8971",
+        "frigate_username": "admin",
+        "frigate_password": "frigate-pw",
+        "frigate_write_sub_label": True,
+    }
+    clean, errors = validate(load_run().bridge_config(options(**frigate), SUPERVISOR_MQTT))
+    assert errors == []
+    assert clean is not None
+    section = clean["frigate"]
+    assert (section["url"], section["username"]) == ("https://frigate.lan:8971", "admin")
+    assert section["password"].reveal() == "frigate-pw"
+    assert section["write_sub_label"] is True
+    defaults, errors = validate(load_run().bridge_config(options(), SUPERVISOR_MQTT))
+    assert errors == []
+    assert defaults is not None
+    assert defaults["frigate"]["url"] is None  # no url: snapshot mode, as before
+
+
 def test_tls_and_mqtt5_from_the_service() -> None:
     service = SUPERVISOR_MQTT | {"ssl": True, "port": 8883, "protocol": "5"}
     clean, errors = validate(load_run().bridge_config(options(), service))
