@@ -29,6 +29,7 @@ could not run. Numbers are judged by reading them (docs/performance.md), never b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -106,6 +107,7 @@ class Settings:
     half_cameras: int
     nodered: bool = False
     broker_conf: tuple[str, ...] = ()  # extra mosquitto.conf lines (diagnosis; default none)
+    mqtt_protocol: str = "5"  # the bridge's mqtt.protocol (its default: 5)
 
 
 class Bench:
@@ -422,6 +424,7 @@ mqtt:
   port: {self.port}
   base_topic: econnect
   client_id: bench-bridge-{index}
+  protocol: "{s.mqtt_protocol}"
 cameras:
   - name: bench
     topic: "bench/{{camera}}/+"
@@ -1125,6 +1128,15 @@ def main(argv: list[str] | None = None) -> int:
         help="extra mosquitto.conf line, e.g. 'set_tcp_nodelay true' (diagnosis only: the "
         "benchmark's broker runs with Mosquitto's defaults)",
     )
+    parser.add_argument(
+        "--mqtt-protocol",
+        choices=("3.1.1", "5"),
+        default="5",
+        help="the bridge's mqtt.protocol (default 5, the bridge's default)",
+    )
+    parser.add_argument(
+        "--fast-s", type=float, help="duration of the engine-0-ms scenario (s; default: profile)"
+    )
     parser.add_argument("--only", help="comma-separated scenario keys (quick checks, profiling)")
     parser.add_argument("--py-spy", type=Path, help="record a py-spy profile per scenario here")
     parser.add_argument(
@@ -1135,6 +1147,8 @@ def main(argv: list[str] | None = None) -> int:
     # would let the publisher's thread delay the collector's timestamps and bill it to the bridge.
     sys.setswitchinterval(0.0005)
     profile = PROFILES[args.profile]
+    if args.fast_s is not None:
+        profile = dataclasses.replace(profile, fast=args.fast_s)
     settings = Settings(
         latency_ms=args.latency_ms,
         capacity=args.capacity,
@@ -1144,11 +1158,13 @@ def main(argv: list[str] | None = None) -> int:
         half_cameras=args.half_cameras,
         nodered=args.nodered if args.nodered is not None else profile.name == "default",
         broker_conf=tuple(args.broker_conf),
+        mqtt_protocol=args.mqtt_protocol,
     )
     log(
         f"profile {profile.name}: engine {settings.latency_ms:g} ms, capacity "
         f"{settings.capacity}, connect RTT {settings.connect_rtt_ms:g} ms, broker "
         + (f"with {list(settings.broker_conf)}" if settings.broker_conf else "Mosquitto defaults")
+        + f", bridge MQTT {settings.mqtt_protocol}"
     )
     try:
         if args.py_spy is not None:

@@ -1,7 +1,9 @@
-"""Synchronous driver: runs the protocol flows over one pooled `requests.Session`.
+"""Synchronous driver: runs the protocol flows over one pooled `urllib3` connection pool.
 
-Many worker threads share one client. The session's connection pool is sized for them, and a
-lock around the token flow makes one renewal serve every thread that needed it.
+Many worker threads share one client. The pool is sized for them and blocks beyond that, and a
+lock around the token flow makes one renewal serve every thread that needed it. A bare urllib3
+pool rather than a `requests.Session`: one request per snapshot, and the session's machinery
+cost more CPU than the rest of the call (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import requests
 import urllib3
 
 from econnect_bridge.http_session import (
+    BodyDeadlineError,
     BodyTooLargeError,
+    EngineConnections,
     one_line_error,
-    pooled_session,
-    read_body,
+    read_limited,
     verify_setting,
 )
 from econnect_identities import protocol
@@ -76,10 +78,11 @@ class EconnectClient:
         self._state = TokenState(username=username, password=password, static_token=token)
         self._token_lock = threading.Lock()
         self._timeout = (connect_timeout, timeout)
+        self._urllib3_timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
         self._clock = clock
-        # Proxies read once, `verify` on every call, a blocking pool: see http_session.
-        self._session = pooled_session(self.base_url, pool_size=pool_size)
+        # Proxies read once, TLS as configured, a blocking pool: see http_session.
         self._verify = verify_setting(verify_ssl=verify_ssl, ca_file=ca_file)
+        self._pool = EngineConnections(self.base_url, pool_size=pool_size, verify=self._verify)
         if not verify_ssl:
             _LOGGER.warning(
                 "TLS verification of %s is OFF (api.verify_ssl: false): anyone on the network "
@@ -98,7 +101,7 @@ class EconnectClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._pool.close()
 
     @property
     def authentications(self) -> int:
@@ -163,40 +166,55 @@ class EconnectClient:
 
     def _send(self, request: HttpRequest) -> HttpResponse:
         """Send one request; the only place where transport errors become ours."""
-        url = request.url(self.base_url)
         try:
-            with self._session.request(
-                request.method,
-                url,
-                data=request.body,
-                headers=dict(request.headers),
-                timeout=self._timeout,
-                verify=self._verify,
-                stream=True,
-            ) as response:
-                deadline = time.monotonic() + sum(self._timeout)
-                body = read_body(response, limit=MAX_RESPONSE_BYTES, deadline=deadline)
-                status = response.status_code
+            status, body, headers = self._exchange(request)
         except BodyTooLargeError as err:
             msg = f"The engine's answer is larger than {err.limit} bytes"
             raise EconnectProtocolError(msg, status=err.status) from err
-        except requests.exceptions.SSLError as err:
+        except urllib3.exceptions.SSLError as err:
             raise ssl_failure(one_line_error(err), self.base_url) from err
-        except requests.exceptions.Timeout as err:
+        except (BodyDeadlineError, urllib3.exceptions.TimeoutError) as err:
+            if isinstance(err, urllib3.exceptions.NewConnectionError):  # refused, not slow
+                raise self._unreachable(err) from err
             msg = f"The engine at {self.base_url} did not answer within {self._timeout[1]:g} s"
             raise EconnectTimeoutError(msg) from err
-        except requests.exceptions.RequestException as err:
-            evidence = self._https_evidence(err)
-            if evidence:
-                raise scheme_error(
-                    self.base_url, "https", f"{evidence}: {one_line_error(err)}"
-                ) from err
-            msg = f"Cannot reach the engine at {self.base_url}: {one_line_error(err)}"
-            raise EconnectConnectionError(msg) from err
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise self._unreachable(err) from err
         if self._is_plain_http and refuses_plain_http(status, body):
             detail = f"HTTP {status}: the server refused a plain HTTP request"
             raise scheme_error(self.base_url, "https", detail)
-        return HttpResponse(status, body, dict(response.headers))
+        return HttpResponse(status, body, headers)
+
+    def _exchange(self, request: HttpRequest) -> tuple[int, bytes, dict[str, str]]:
+        """One request and its whole answer, read within the call's time and size limits.
+
+        A half-read answer (too large, too slow, broken) leaves the connection unusable, so
+        it is closed before it goes back to the pool.
+        """
+        response = self._pool.open(
+            request.method,
+            request.url(self.base_url),
+            body=request.body,
+            headers=dict(request.headers),
+            timeout=self._urllib3_timeout,
+        )
+        try:
+            deadline = time.monotonic() + sum(self._timeout)
+            body = read_limited(response, limit=MAX_RESPONSE_BYTES, deadline=deadline)
+        except BaseException:
+            response.close()
+            raise
+        finally:
+            response.release_conn()
+        return response.status, body, dict(response.headers)
+
+    def _unreachable(self, err: Exception) -> Exception:
+        """The error for an engine that could not be reached (or speaks only TLS there)."""
+        evidence = self._https_evidence(err)
+        if evidence:
+            return scheme_error(self.base_url, "https", f"{evidence}: {one_line_error(err)}")
+        msg = f"Cannot reach the engine at {self.base_url}: {one_line_error(err)}"
+        return EconnectConnectionError(msg)
 
     @property
     def _is_plain_http(self) -> bool:
@@ -213,7 +231,7 @@ class EconnectClient:
             return ""
         if _tls_reply(err):
             return "the plain HTTP request was answered with a TLS record"
-        if self._session.proxies or not _dropped(err):
+        if self._pool.proxied or not _dropped(err):
             return ""
         if speaks_tls(self.base_url, self._timeout[0]):
             return "the plain HTTP request was dropped, and a TLS handshake succeeded"
@@ -238,7 +256,7 @@ def speaks_tls(base_url: str, timeout: float) -> bool:
 
 
 def _causes(err: BaseException) -> list[BaseException]:
-    """The error and what it wraps: requests and urllib3 nest the cause a few levels deep."""
+    """The error and what it wraps: urllib3 nests the cause a few levels deep."""
     found: list[BaseException] = []
     pending: list[BaseException] = [err]
     while pending and len(found) < 12:

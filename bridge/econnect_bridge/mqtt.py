@@ -269,6 +269,14 @@ class MqttConnection:
         `wait_for_room`, bounds the backlog). While it is away, at most
         `mqtt.max_queued_messages` wait; a message beyond that is dropped and counted, and the
         count is logged once the broker is back.
+
+        Retained states go at `mqtt.qos` like events, although the next state supersedes each
+        one: at QoS 0, paho forgets a message written while the connection breaks, so the
+        state a user sees after the reconnect could be an older one. QoS 0 states, sent again
+        after every reconnect, were measured (docs/performance.md): 36 µs of CPU less per
+        message, but without the acknowledgements that hold the workers back (`wait_for_room`)
+        eight workers starved paho's reader of the interpreter lock under load, and snapshots
+        reached the bridge ~0.6 s later; so the acknowledgements stay.
         """
         qos = self._settings.qos if qos is None else qos
         connected = self.connected.is_set()

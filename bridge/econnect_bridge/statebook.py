@@ -51,7 +51,7 @@ from econnect_identities.events import (
     sighting_event,
     visit_event,
 )
-from econnect_identities.here import Present, at_camera, ordered
+from econnect_identities.here import Present, ordered
 from econnect_identities.models import DetectedFace, RecognitionResult
 from econnect_identities.naming import OUTCOME_EVENT_TYPE, pretty_name, slugify
 from econnect_identities.rules import Judgement, as_judgement
@@ -97,7 +97,7 @@ class StateBook:
         self._subjects: dict[SubjectKey, SubjectState] = {}
         self._touched: set[str | SubjectKey] = set()  # updated by a result since the start
         self._restored: set[str | SubjectKey] = set()  # published by `restore`
-        self._here_sent: dict[str, dict[str, Any]] = {}  # topic → last "here" payload, no time
+        self._here_sent: dict[str | None, HereState] = {}  # camera slug (None: bridge) → last
         for name in settings.persons:
             self._subjects[self._key("person", name)] = SubjectState("person", name)
         for name in settings.tags:
@@ -139,8 +139,8 @@ class StateBook:
 
     def _camera_name(self, slug: str | None) -> str | None:
         """The display name of the camera whose slug is `slug`, if a name claimed it."""
-        names = {claimed: name for name, claimed in self._s.topics.slugs.names().items()}
-        return None if slug not in names else pretty_name(names[slug])
+        name = None if slug is None else self._s.topics.slugs.name_of(slug)
+        return None if name is None else pretty_name(name)
 
     def _blank_camera(self, camera: str, now: datetime) -> CameraState:
         tags = {slugify(tag): False for tag in self._s.tags}
@@ -438,26 +438,33 @@ class StateBook:
 
         They are built from the person and camera states, not kept apart: whatever restored
         or expired those rebuilds these, so a restart shows the same people until their
-        windows pass. Compared without `time`, so an unchanged list is not republished.
+        windows pass. Compared as states (the payload adds only `time`), so an unchanged list
+        is not republished. Only cameras whose list may have changed are looked at (someone
+        or an unknown face there now, or in the list last published, or never published):
+        with many cameras, every camera's payload after every result was the state book's
+        largest cost.
         """
         people = self._people_present()
+        by_camera: dict[str, list[Present]] = {}
+        for person in people:
+            by_camera.setdefault(person.camera, []).append(person)
+        unknown = {slug: self._unknown_here(slug) for slug in self._cameras}
         states = [
-            HereState(slug, tuple(at_camera(people, slug)), self._unknown_here(slug))
+            HereState(slug, tuple(by_camera.get(slug, ())), unknown[slug])
             for slug in self._cameras
+            if slug in by_camera or unknown[slug] or not _nobody(self._here_sent.get(slug))
         ]
-        unknown = sum(self._unknown_here(slug) for slug in self._cameras)
-        states.append(HereState(None, tuple(people), unknown))
+        states.append(HereState(None, tuple(people), sum(unknown.values())))
         return [m for m in map(self._here_message, states) if m is not None]
 
     def _here_message(self, state: HereState) -> Message | None:
         """The retained *here* state, or None when it says what was published last."""
+        if self._here_sent.get(state.camera) == state:
+            return None
+        self._here_sent[state.camera] = state
         topics = self._s.topics
         topic = topics.here() if state.camera is None else topics.camera_here_by_slug(state.camera)
         payload = here_state_payload(state, self._wall_clock())
-        content = {key: value for key, value in payload.items() if key != "time"}
-        if self._here_sent.get(topic) == content:
-            return None
-        self._here_sent[topic] = content
         return Message(topic, encode(payload), self._s.retain_state)
 
     def _people_present(self) -> list[Present]:
@@ -492,6 +499,11 @@ class StateBook:
             state = dataclasses.replace(state, last_camera_name=name)
         topic = self._s.topics.subject_state_by_slug(*key)
         return Message(topic, encode(subject_state_payload(state)), self._s.retain_state)
+
+
+def _nobody(published: HereState | None) -> bool:
+    """Whether a camera's last published *here* state said nobody and no unknown face."""
+    return published is not None and not published.people and not published.unknown_count
 
 
 def _news(result: RecognitionResult, window: Cooldown, now: float) -> list[DetectedFace | None]:

@@ -104,6 +104,7 @@ class NameSlugs:
     def __init__(self, configured: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._by_name: dict[str, str] = {}
+        self._by_slug: dict[str, str] = {}
         self._taken: set[str] = set()
         self._recalled: set[str] = set()
         for name in configured:
@@ -115,8 +116,14 @@ class NameSlugs:
             slug = self._by_name.get(name)
             if slug is None:
                 slug = self._by_name[name] = self._choose(name)
+                self._by_slug[slug] = name
                 self._taken.add(slug)
             return slug
+
+    def name_of(self, slug: str) -> str | None:
+        """Return the name that claimed `slug`, or None (asked for every state published)."""
+        with self._lock:
+            return self._by_slug.get(slug)
 
     def recall(self, slugs: Iterable[str]) -> None:
         """Note the slugs a previous run published (its retained states)."""

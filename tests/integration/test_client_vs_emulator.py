@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,3 +241,48 @@ def test_verify_ssl_false_warns(emulator: Any, caplog: pytest.LogCaptureFixture)
         pass
     assert "TLS verification" in caplog.text
     assert "bridge-password" not in caplog.text
+
+
+class CountingForwarder:
+    """A TCP forwarder in front of the engine that counts the connections clients open."""
+
+    def __init__(self, port: int) -> None:
+        self.accepted = 0
+        self._target = port
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                incoming, _ = self._server.accept()
+                self.accepted += 1
+                outgoing = socket.create_connection(("127.0.0.1", self._target))
+                for a, b in ((incoming, outgoing), (outgoing, incoming)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_one_connection_serves_every_call_of_a_thread(emulator: Any) -> None:
+    """A snapshot costs no new connection: the pooled one is kept alive and used again."""
+    forwarder = CountingForwarder(emulator.port)
+    try:
+        with EconnectClient(
+            f"http://127.0.0.1:{forwarder.port}", username="bridge", password="bridge-password"
+        ) as c:
+            for _ in range(20):
+                recognise(c, "jane.jpg")
+    finally:
+        forwarder.close()
+    assert forwarder.accepted == 1
