@@ -20,7 +20,7 @@ from econnect_bridge.announcer import DiscoveryAnnouncer
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.control import ControlEvent, ControlLoop, EventKind
-from econnect_bridge.delivery import CameraRules
+from econnect_bridge.delivery import CameraRules, StaleFacePictures
 from econnect_bridge.discovery import DiscoveryContext, discovery_subscription
 from econnect_bridge.frigate_api import FrigateApi
 from econnect_bridge.health import HealthServer, bridge_snapshot, connection_sample, serve_health
@@ -137,6 +137,7 @@ def discovery_context(
         tags=ha.tags,
         persons=ha.persons,
         annotated=config.publish.annotated_snapshot,
+        face_pictures=config.publish.face_pictures,
         retain=True,
         slugs=slugs,
         subjects=subjects,
@@ -164,13 +165,24 @@ def book_settings(config: BridgeConfig, topics: Topics) -> BookSettings:
 
 def _annotation_possible(config: BridgeConfig) -> bool:
     """Honour `publish.annotated_snapshot`, saying so clearly when Pillow is missing."""
-    if not config.publish.annotated_snapshot:
+    return _with_pillow("annotated_snapshot", config.publish.annotated_snapshot)
+
+
+def _face_pictures_possible(config: BridgeConfig) -> bool:
+    """Honour `publish.face_pictures`, saying so clearly when Pillow is missing."""
+    return _with_pillow("face_pictures", config.publish.face_pictures)
+
+
+def _with_pillow(option: str, wanted: bool) -> bool:
+    """Whether a `publish` option that draws or cuts pictures can be on in this install."""
+    if not wanted:
         return False
     if pillow_available():
         return True
     _LOGGER.error(
-        "publish.annotated_snapshot needs Pillow, which this install lacks: pip install Pillow. "
-        "Annotated snapshots are off for this run."
+        "publish.%s needs Pillow, which this install lacks: pip install Pillow. "
+        "It is off for this run.",
+        option,
     )
     return False
 
@@ -230,6 +242,7 @@ class BridgeApp:
             restore=self._restore_states,
         )
         self.health_server: HealthServer | None = None
+        self.stale_faces = StaleFacePictures(self.mqtt)
 
     def _restore_states(self) -> None:
         """Hand the previous run's retained states to the pipeline, then stop listening."""
@@ -262,6 +275,7 @@ class BridgeApp:
             frigate=config.frigate,
             frigate_api=self.frigate,
             rules=CameraRules(config.rules, config.processing.camera_defaults),
+            face_pictures=_face_pictures_possible(config),
         )
 
     def start(self) -> None:
@@ -273,6 +287,9 @@ class BridgeApp:
             self.mqtt.subscribe(source.subscription, handler, shared=shared, ack_on_outcome=True)
         for topic_filter in self.retained.filters:
             self.mqtt.subscribe(topic_filter, self.retained.add, shared=False)
+        if not self.config.publish.face_pictures:  # turned off: clear what a run left
+            for topic_filter in self.topics.face_picture_filters():
+                self.mqtt.subscribe(topic_filter, self._on_stale_face, shared=False)
         ha = self.config.homeassistant
         if ha.enabled:
             self.mqtt.subscribe(ha.status_topic, self._on_ha_status, shared=False)
@@ -290,6 +307,9 @@ class BridgeApp:
     def _on_snapshot(self, source: Source, message: Incoming) -> None:
         self.pipeline.on_message(source, message)
 
+    def _on_stale_face(self, message: Incoming) -> None:
+        self.stale_faces.take(message.topic, message.payload, retained=message.retain)
+
     def _on_ha_status(self, message: Incoming) -> None:
         if message.payload.strip() == b"online":
             self._report("ha_online")
@@ -304,7 +324,9 @@ class BridgeApp:
             self.pipeline.mark_engine(reachable=False, error=err)
             _LOGGER.error("Cannot sign in to the eConnect engine: %s", err)
         if self._roster_expected:
-            self.control.put(ControlEvent("roster", roster=read_roster(self.client)))
+            self.control.put(
+                ControlEvent("roster", roster=read_roster(self.client, rules=self.config.rules))
+            )
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait until the broker connection is up and every subscription is acknowledged."""

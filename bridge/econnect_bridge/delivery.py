@@ -1,4 +1,4 @@
-"""An engine answer out as messages: thresholds, rules, events, sightings, states, image.
+"""An engine answer out as messages: thresholds, rules, events, sightings, states, images.
 
 The state book decides what to publish (it is pure); this stage feeds it, under one lock since
 workers and the control loop share it, and publishes what it returns. A snapshot that will
@@ -8,6 +8,11 @@ retained states read back from the broker to the book (`econnect_bridge.recovery
 The rules per person and per tag (`econnect_identities.rules`) judge each answer here, before
 the state book or a Frigate object's follower sees it, so an excluded person is gone before
 anything could publish, count or log them by name.
+
+Face pictures (`publish.face_pictures`, off by default) follow the same judgement: known
+faces picture a person, unknown ones the camera, uncertain and excluded ones nobody
+(`econnect_identities.face_picture`). They are always retained, for Home Assistant to show
+later; with the switch off, `StaleFacePictures` empties those an earlier run left.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from econnect_bridge.statebook import StateBook
 from econnect_bridge.states import Topics
 from econnect_identities.annotate import annotate
 from econnect_identities.events import Sighting
+from econnect_identities.face_picture import pictures_of
 from econnect_identities.models import RecognitionResult
 from econnect_identities.rules import (
     CAMERA_RULE,
@@ -107,8 +113,10 @@ class Delivery:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rules: CameraRules | None = None,
+        face_pictures: bool = False,
     ) -> None:
         self._book = book
+        self._face_pictures = face_pictures
         self._rules = rules or CameraRules()
         self._reporter = reporter
         self._publisher = publisher
@@ -157,7 +165,7 @@ class Delivery:
         *,
         delayed: bool,
     ) -> None:
-        """Publish a judged answer: events, sightings, states, annotated image.
+        """Publish a judged answer: events, sightings, states, annotated image, face pictures.
 
         A snapshot whose every face was excluded publishes nothing at all, not even its
         annotated image (which would show the excluded person).
@@ -175,6 +183,8 @@ class Delivery:
         self._reporter.send(messages)
         if self._annotate:
             self._publish_annotated(snapshot, judged.result)
+        if self._face_pictures:
+            self._publish_faces(snapshot, judged)
 
     @staticmethod
     def _sighting(snapshot: Snapshot, source: Source, latency: float, delayed: bool) -> Sighting:
@@ -193,6 +203,15 @@ class Delivery:
         if image is not None:
             topic = self._topics.annotated(snapshot.camera)
             self._publisher.publish(topic, image, retain=self._retain_state)
+
+    def _publish_faces(self, snapshot: Snapshot, judged: Judgement) -> None:
+        """Publish the known persons' faces and the camera's unknown face, always retained."""
+        known, unknown = pictures_of(snapshot.image, judged)
+        for name, picture in known.items():
+            self._publisher.publish(self._topics.person_face(name), picture, retain=True)
+        if unknown is not None:
+            topic = self._topics.camera_unknown_face(snapshot.camera)
+            self._publisher.publish(topic, unknown, retain=True)
 
     def lose(self, snapshot: Snapshot, err: CallFailure) -> None:
         """A snapshot will never get a result: count it and say why in an error event.
@@ -246,6 +265,23 @@ class Delivery:
             messages = self._book.add_subjects(persons=persons, tags=tags)
         if announce:
             self._reporter.send(messages)
+
+
+class StaleFacePictures:
+    """Empty the face pictures an earlier run retained, once `publish.face_pictures` is off.
+
+    Fed `Topics.face_picture_filters` at start: an empty retained payload deletes a picture
+    from the broker and its persistence file. Ours come back not retained: ignored.
+    """
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher, self.cleared = publisher, 0
+
+    def take(self, topic: str, payload: bytes, *, retained: bool) -> None:
+        """Clear one received face picture if it is a retained one."""
+        if retained and payload:
+            self._publisher.publish(topic, b"", retain=True)
+            self.cleared += 1
 
 
 def _log_result(sighting: Sighting, judged: Judgement) -> None:

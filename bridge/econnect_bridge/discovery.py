@@ -6,10 +6,21 @@ Why it looks like this:
   platform keys they need; the functions below only expand it per camera, tag or person. Each
   spec wraps a row of `econnect_identities.entities.ENTITY_TABLE`, which the integration's
   entity descriptions are built from too, so both front ends show the same entities.
-* Single-component topics `<prefix>/<component>/<node_id>/<unique_id>/config` work on every
-  Home Assistant from 2024 to 2026.11; each payload carries BOTH `object_id` (read up to
-  2026.3) and `default_entity_id` (read from 2025.10), so entity ids are the same on every
-  version and neither version logs a deprecation.
+* Device-based discovery (Home Assistant 2024.11+): one retained config per device on
+  `<prefix>/device/<node_id>/<device_id>/config` (`device_messages`), for the bridge and for
+  each camera. Its root holds what every entity of the device shares (`device`, `origin`,
+  `availability`, `qos`), `components` one entry per entity, keyed by its unique id, with its
+  `platform`, topics and templates. One message per device instead of one per entity: Home
+  Assistant reads a device at once, and a device that goes is one empty payload. The
+  `<node_id>` level keeps every config of this bridge under the one filter
+  `discovery_subscription` returns, old and new alike.
+* `discovery_messages` still builds the single-component configs,
+  `<prefix>/<component>/<node_id>/<unique_id>/config`, one per entity: what versions before
+  device discovery published. `discovery_migration` moves Home Assistant from those to the
+  device configs without removing an entity; a component entry is the same config without the
+  shared keys, so both describe the same entities with the same ids.
+* Each entity carries BOTH `object_id` (read up to 2026.3) and `default_entity_id` (read from
+  2025.10), so entity ids are the same on every version and neither version logs a deprecation.
 * Full key names are used for readability; discovery schemas drop keys a version does not
   know, so one payload serves old and new Home Assistant.
 * Presence binary sensors have no `off_delay`: the bridge publishes OFF itself after its
@@ -51,8 +62,13 @@ DEFAULT_NODE_ID = "econnect"
 BRIDGE_DEVICE_NAME = "eConnect bridge"
 MANUFACTURER = "eConnect"
 ORIGIN_NAME = "econnect-bridge"
+#: The QoS of the entities' state subscriptions, at a device config's root (Home Assistant
+#: versions that share it apply it to every entity; the states are retained either way).
+DEVICE_QOS = 1
 
-Source = Literal["state", "events", "image", "here"]
+Source = Literal["state", "events", "image", "here", "face", "unknown_face"]
+#: The sources that are raw JPEG pictures (`image_topic`), not JSON states.
+_PICTURES: frozenset[str] = frozenset({"image", "face", "unknown_face"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,9 @@ ENTITY_SPECS: tuple[EntitySpec, ...] = (
     ),
     EntitySpec(entities.ANNOTATED, source="image", options={"content_type": "image/jpeg"}),
     EntitySpec(
+        entities.LAST_UNKNOWN_FACE, source="unknown_face", options={"content_type": "image/jpeg"}
+    ),
+    EntitySpec(
         entities.PEOPLE_HERE,
         source="here",
         value="people_count",
@@ -124,6 +143,7 @@ ENTITY_SPECS: tuple[EntitySpec, ...] = (
     EntitySpec(entities.TAG_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
     EntitySpec(entities.PERSON_PRESENT, value="presence", options=_BINARY),
     EntitySpec(entities.PERSON_LAST_CAMERA, value="last_camera_name", options={"icon": "mdi:cctv"}),
+    EntitySpec(entities.PERSON_FACE, source="face", options={"content_type": "image/jpeg"}),
     # Who is here at any camera (device: the bridge).
     EntitySpec(
         entities.ALL_PEOPLE_HERE,
@@ -172,7 +192,8 @@ class DiscoveryContext:
     """Everything the discovery payloads depend on; equal contexts give equal messages.
 
     `tags` and `persons` are pre-created so that automations can refer to them before the
-    first sighting. `retain` keeps the configs on the broker so entities survive a Home
+    first sighting. `face_pictures` adds the face picture entities (`publish.face_pictures`).
+    `retain` keeps the configs on the broker so entities survive a Home
     Assistant restart without a re-announce. `support_url` is sent in `origin` when set.
     `slugs` names the cameras and `subjects` the persons and tags; the bridge passes the
     registries its topics use (shared, so they are left out of comparisons: equal contexts
@@ -187,6 +208,7 @@ class DiscoveryContext:
     tags: tuple[str, ...] = ()
     persons: tuple[str, ...] = ()
     annotated: bool = False
+    face_pictures: bool = False
     retain: bool = True
     support_url: str | None = None
     slugs: CameraSlugs = field(default_factory=CameraSlugs, compare=False, repr=False)
@@ -261,6 +283,8 @@ def _source_topic(spec: EntitySpec, ctx: DiscoveryContext, camera: str) -> str:
         return ctx.topics.camera_events(camera)
     if spec.source == "image":
         return ctx.topics.annotated(camera)
+    if spec.source == "unknown_face":
+        return ctx.topics.camera_unknown_face(camera)
     if spec.source == "here":
         return ctx.topics.camera_here(camera)
     return ctx.topics.camera_state(camera)
@@ -269,6 +293,8 @@ def _source_topic(spec: EntitySpec, ctx: DiscoveryContext, camera: str) -> str:
 def _targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Target]:
     """Expand one spec over the cameras, tags or persons its scope repeats it for."""
     kind, topics = spec.kind, ctx.topics
+    if spec.row.face_picture and not ctx.face_pictures:
+        return  # face pictures are off: no entity shows a face
     if spec.scope in ("health", "bridge"):
         unique_id = health_unique_id(ctx.node, kind)
         topic = topics.here() if spec.source == "here" else topics.bridge_state()
@@ -302,6 +328,8 @@ def _subject_targets(spec: EntitySpec, ctx: DiscoveryContext) -> Iterator[_Targe
         unique_id = subject_unique_id(ctx.node, subject, kind, slug=slug)
         name = kind.name.format(name=subject)
         state = ctx.topics.subject_state_by_slug(subject_kind, slug)
+        if spec.source == "face":
+            state = ctx.topics.person_face_by_slug(slug)
         yield _Target(unique_id, name, bridge_device(ctx), state)
 
 
@@ -335,7 +363,7 @@ def _attributes_template(keys: tuple[str, ...]) -> str:
 
 
 def _topic_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
-    if spec.source == "image":
+    if spec.source in _PICTURES:
         return {"image_topic": target.topic}
     keys: dict[str, Any] = {"state_topic": target.topic}
     template = _value_template(spec, target)
@@ -348,23 +376,36 @@ def _topic_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
     return keys
 
 
-def _payload(spec: EntitySpec, target: _Target, ctx: DiscoveryContext) -> dict[str, Any]:
+def _origin(ctx: DiscoveryContext) -> dict[str, Any]:
     origin: dict[str, Any] = {"name": ORIGIN_NAME, "sw_version": ctx.version}
     if ctx.support_url:
         origin["support_url"] = ctx.support_url
+    return origin
+
+
+def _shared(ctx: DiscoveryContext) -> dict[str, Any]:
+    """The keys every entity has alike: availability on the bridge's availability topic."""
+    return {"availability": [{"topic": ctx.topics.availability()}], "availability_mode": "all"}
+
+
+def _entity_keys(spec: EntitySpec, target: _Target) -> dict[str, Any]:
+    """One entity's own keys: ids, name, topics, templates, classes and platform options."""
     return {
         "name": target.name,
         "unique_id": target.unique_id,
         "object_id": target.unique_id,
         "default_entity_id": f"{spec.kind.platform}.{target.unique_id}",
-        "device": target.device,
-        "origin": origin,
-        "availability": [{"topic": ctx.topics.availability()}],
-        "availability_mode": "all",
         **_topic_keys(spec, target),
         **row_keys(spec.row),
         **spec.options,
     }
+
+
+def _payload(spec: EntitySpec, target: _Target, ctx: DiscoveryContext) -> dict[str, Any]:
+    """The single-component config: the entity's keys with its device, origin and availability."""
+    keys = _entity_keys(spec, target)
+    head = {key: keys.pop(key) for key in ("name", "unique_id", "object_id", "default_entity_id")}
+    return {**head, "device": target.device, "origin": _origin(ctx), **_shared(ctx), **keys}
 
 
 def config_topic(ctx: DiscoveryContext, platform: str, unique_id: str) -> str:
@@ -372,33 +413,80 @@ def config_topic(ctx: DiscoveryContext, platform: str, unique_id: str) -> str:
     return f"{ctx.discovery_prefix}/{platform}/{ctx.node}/{unique_id}/config"
 
 
-def discovery_messages(ctx: DiscoveryContext) -> list[DiscoveryMessage]:
-    """Build every discovery config for `ctx`, in table order, without duplicates."""
-    messages: dict[str, DiscoveryMessage] = {}
+def _expanded(ctx: DiscoveryContext) -> Iterator[tuple[EntitySpec, _Target]]:
+    """Every entity of `ctx` in table order, each unique id once."""
+    seen: set[tuple[str, str]] = set()
     for spec in ENTITY_SPECS:
         for target in _targets(spec, ctx):
-            topic = config_topic(ctx, spec.kind.platform, target.unique_id)
-            payload = _payload(spec, target, ctx)
-            messages.setdefault(topic, DiscoveryMessage(topic, payload, retain=ctx.retain))
-    return list(messages.values())
+            key = (spec.kind.platform, target.unique_id)
+            if key not in seen:
+                seen.add(key)
+                yield spec, target
 
 
-def removal_messages(
-    previous_topics: Iterable[str], current_topics: Iterable[str]
-) -> list[DiscoveryMessage]:
-    """Empty retained payloads for configs on the broker that the new set no longer has.
+def discovery_messages(ctx: DiscoveryContext) -> list[DiscoveryMessage]:
+    """Every single-component config for `ctx`, in table order, without duplicates.
 
-    `previous_topics` are the retained configs seen under `discovery_subscription(...)` at
-    start; emptying them deletes entities of a camera, tag or person dropped from the config.
+    This is the format of versions before device discovery (and of a downgrade): the migration
+    recognises these topics, and the tests feed them to Home Assistant as an older bridge's.
     """
-    stale = set(previous_topics) - set(current_topics)
     return [
-        DiscoveryMessage(topic, b"", retain=True)
-        for topic in sorted(stale)
-        if topic.endswith("/config")
+        DiscoveryMessage(
+            config_topic(ctx, spec.kind.platform, target.unique_id),
+            _payload(spec, target, ctx),
+            retain=ctx.retain,
+        )
+        for spec, target in _expanded(ctx)
     ]
 
 
+def device_topic(ctx: DiscoveryContext, device_id: str) -> str:
+    """`<prefix>/device/<node_id>/<device_id>/config`, under `discovery_subscription` too."""
+    return f"{ctx.discovery_prefix}/device/{ctx.node}/{device_id}/config"
+
+
+def device_id(device: Mapping[str, Any]) -> str:
+    """A device's id in its discovery topic: its first (and only) identifier."""
+    return str(device["identifiers"][0])
+
+
+def component_removal(platform: str) -> dict[str, str]:
+    """The component entry that removes an entity from a device config: its platform alone."""
+    return {"platform": platform}
+
+
+def device_messages(ctx: DiscoveryContext) -> list[DiscoveryMessage]:
+    """One device config per device (the bridge's first, then each camera's), in table order.
+
+    `components` is keyed by unique id: the id is unique on its own, and a migrated entity
+    keeps it as the name of its entry.
+    """
+    devices: dict[str, dict[str, Any]] = {}
+    for spec, target in _expanded(ctx):
+        topic = device_topic(ctx, device_id(target.device))
+        config = devices.setdefault(topic, _device_config(ctx, target.device))
+        component = {"platform": spec.kind.platform, **_entity_keys(spec, target)}
+        config["components"][target.unique_id] = component
+    bridge = device_topic(ctx, device_id(bridge_device(ctx)))
+    order = sorted(devices, key=lambda topic: topic != bridge)  # stable: cameras keep theirs
+    return [DiscoveryMessage(topic, devices[topic], retain=ctx.retain) for topic in order]
+
+
+def _device_config(ctx: DiscoveryContext, device: dict[str, Any]) -> dict[str, Any]:
+    """A device config's shared root; `components` is filled by the caller."""
+    return {
+        "device": device,
+        "origin": _origin(ctx),
+        **_shared(ctx),
+        "qos": DEVICE_QOS,
+        "components": {},
+    }
+
+
 def discovery_subscription(prefix: str, node_id: str) -> str:
-    """The filter matching every config this node may have published: `<p>/+/<node>/+/config`."""
+    """The filter matching every config this node may have published: `<p>/+/<node>/+/config`.
+
+    It matches the single-component configs of older versions and the device configs
+    (`<p>/device/<node>/<device_id>/config`) alike.
+    """
     return f"{check_topic_prefix(prefix, 'discovery prefix')}/+/{slugify(node_id)}/+/config"

@@ -188,7 +188,7 @@ class FrigateFollower:
         """
         ref = snapshot.frigate
         assert ref is not None
-        if not self._keep_images:  # only an annotated snapshot needs the picture again
+        if not self._keep_images:  # only an annotated snapshot or face picture needs it again
             snapshot = replace(snapshot, image=b"")
         judged = None if result is None else as_judgement(result)
         if judged is not None and judged.nothing_left:

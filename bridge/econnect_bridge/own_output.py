@@ -18,9 +18,10 @@ publish more errors, receive those, and so on without end. Two guards use this m
   topic and its own retained discovery configs on purpose, and those may lie under a filter.
 
 Everything the bridge publishes is under ``<mqtt.base_topic>/`` (events, errors, bridge
-state and availability, per-camera events, state and annotated snapshots, persons, tags: see
-`econnect_bridge.states.Topics`) or, with Home Assistant discovery on, under
-``<homeassistant.discovery_prefix>/`` (`econnect_bridge.discovery.config_topic`). Whole
+state and availability, per-camera events, state, annotated snapshots and unknown faces,
+persons and their face pictures, tags: see `econnect_bridge.states.Topics`) or, with Home
+Assistant discovery on, under ``<homeassistant.discovery_prefix>/``
+(`econnect_bridge.discovery.config_topic`). Whole
 subtrees are claimed rather than the exact topics: sharing them with snapshots is a mistake
 even where no topic collides today. Pure functions, no paho.
 

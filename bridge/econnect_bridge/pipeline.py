@@ -85,7 +85,8 @@ def _follower(
     """Build the follower of Frigate objects when events mode is on.
 
     `keep_images`: an answer kept for later publication keeps its picture only when the
-    annotated snapshot will need it; otherwise up to `max_objects` pictures would wait.
+    annotated snapshot or a face picture will need it; otherwise up to `max_objects`
+    pictures would wait.
     """
     if config is None or api is None or not config.events_mode:
         return None
@@ -136,6 +137,7 @@ class Pipeline:
         frigate: FrigateConfig | None = None,
         frigate_api: FrigatePictures | None = None,
         rules: CameraRules | None = None,
+        face_pictures: bool = False,
     ) -> None:
         self._stopping = threading.Event()
         self.retry = retry or RetryPolicy()
@@ -149,7 +151,7 @@ class Pipeline:
             frigate,
             frigate_api,
             FrigateFollowerParts(self.queue, self._cameras, self._reporter, clock),
-            keep_images=annotate_snapshots,
+            keep_images=annotate_snapshots or face_pictures,
         )
         self._intake = Intake(
             inbox=self.inbox,
@@ -175,6 +177,7 @@ class Pipeline:
             annotate_snapshots=annotate_snapshots,
             clock=clock,
             rules=rules,
+            face_pictures=face_pictures,
         )
         if self._follower is not None:
             self._delivery.follow_objects(self._follower)

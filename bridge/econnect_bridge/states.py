@@ -189,6 +189,26 @@ class Topics:
         """The last snapshot with faces boxed, as raw JPEG bytes (optional)."""
         return self._join("cameras", self.camera_slug(camera), "annotated")
 
+    def person_face(self, person: str) -> str:
+        """A person's last known face, as raw JPEG bytes (retained; `publish.face_pictures`)."""
+        return self.person_face_by_slug(self.subject_slug("person", person))
+
+    def person_face_by_slug(self, slug: str) -> str:
+        """The face picture topic of the person whose slug is `slug`."""
+        return self._join("persons", slug, "face")
+
+    def camera_unknown_face(self, camera: str) -> str:
+        """A camera's last unknown face, as raw JPEG bytes (retained; `publish.face_pictures`)."""
+        return self.camera_unknown_face_by_slug(self.camera_slug(camera))
+
+    def camera_unknown_face_by_slug(self, slug: str) -> str:
+        """The unknown face picture topic of the camera whose slug is `slug`."""
+        return self._join("cameras", slug, "unknown_face")
+
+    def face_picture_filters(self) -> tuple[str, str]:
+        """The filters matching every face picture topic (to clear them when turned off)."""
+        return self._join("persons", "+", "face"), self._join("cameras", "+", "unknown_face")
+
     def kind_of(self, topic: str) -> str | None:
         """Name the JSON payload kind published on `topic` (None: not JSON or not ours).
 

@@ -46,7 +46,10 @@ class EntityRow:
     `scope` says what it is repeated for (each camera, camera and tag, tag, person, or once:
     `bridge` for the whole bridge or entry, `health` for its diagnostics);
     `attributes` are its state attribute names; `front_ends` which front ends create it (some
-    need data only the bridge has, such as its counters or the engine's roster).
+    need data only the bridge has, such as its counters or the engine's roster);
+    `face_picture` marks a picture of a face (`econnect_identities.face_picture`), which
+    exists only while the user has face pictures on (`publish.face_pictures` on the bridge,
+    the *Face pictures* option in the integration): off by default, for privacy.
     """
 
     kind: EntityKind
@@ -57,6 +60,7 @@ class EntityRow:
     attributes: tuple[str, ...] = ()
     diagnostic: bool = False
     front_ends: frozenset[FrontEnd] = BOTH
+    face_picture: bool = False
 
     @property
     def key(self) -> str:
@@ -76,6 +80,11 @@ class EntityRow:
     def english_name(self, subject: str = "") -> str:
         """Return the English name, with the tag's or person's name filled in."""
         return self.kind.name.format(name=subject)
+
+
+#: A person's last known face and a camera's last unknown face (`econnect_identities.face_picture`).
+PERSON_FACE_KIND = EntityKind("person_face", "image", "{name} face")
+LAST_UNKNOWN_FACE_KIND = EntityKind("last_unknown_face", "image", "Last unknown face")
 
 
 def _counter(kind: EntityKind) -> EntityRow:
@@ -98,6 +107,8 @@ PEOPLE_HERE = EntityRow(
     naming.PEOPLE_HERE, "camera", state_class="measurement", attributes=PEOPLE_HERE_ATTRIBUTES
 )
 UNKNOWN_FACES_HERE = EntityRow(naming.UNKNOWN_FACES_HERE, "camera", state_class="measurement")
+LAST_UNKNOWN_FACE = EntityRow(LAST_UNKNOWN_FACE_KIND, "camera", face_picture=True)
+PERSON_FACE = EntityRow(PERSON_FACE_KIND, "person", face_picture=True)
 ALL_PEOPLE_HERE = dataclasses.replace(PEOPLE_HERE, scope="bridge")
 ALL_UNKNOWN_FACES_HERE = dataclasses.replace(UNKNOWN_FACES_HERE, scope="bridge")
 TAG_PRESENT = EntityRow(
@@ -142,6 +153,8 @@ ENTITY_TABLE: tuple[EntityRow, ...] = (
     TAG_LAST_CAMERA,
     PERSON_PRESENT,
     PERSON_LAST_CAMERA,
+    LAST_UNKNOWN_FACE,
+    PERSON_FACE,
     ALL_PEOPLE_HERE,
     ALL_UNKNOWN_FACES_HERE,
     API_REACHABLE,
@@ -153,6 +166,10 @@ ENTITY_TABLE: tuple[EntityRow, ...] = (
 )
 
 
-def rows_for(front_end: FrontEnd) -> tuple[EntityRow, ...]:
-    """Return the rows one front end creates, in table order."""
-    return tuple(row for row in ENTITY_TABLE if front_end in row.front_ends)
+def rows_for(front_end: FrontEnd, *, face_pictures: bool = True) -> tuple[EntityRow, ...]:
+    """Return the rows one front end creates, in table order (without face pictures if off)."""
+    return tuple(
+        row
+        for row in ENTITY_TABLE
+        if front_end in row.front_ends and (face_pictures or not row.face_picture)
+    )

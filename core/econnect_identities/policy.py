@@ -24,6 +24,9 @@ SECTION_FIELDS: dict[str, tuple[str, ...]] = {
     "addresses": ("addresses",),
 }
 ALWAYS_PUBLISHED = frozenset({"name"})
+#: Face pictures (`econnect_identities.face_picture`) are personal data: both front ends keep
+#: them off until the user turns them on (`publish.face_pictures`, the *Face pictures* option).
+DEFAULT_FACE_PICTURES = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

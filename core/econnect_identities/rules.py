@@ -27,6 +27,7 @@ are one tag, as in topics. No I/O here: both front ends feed it values and read 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -232,6 +233,33 @@ def _without_person(face: DetectedFace) -> DetectedFace:
         quality=face.quality,
         box=face.box,
     )
+
+
+def excluded_everywhere(rules: Iterable[FaceRule], person: Person) -> bool:
+    """Whether a rule hides `person` on every camera.
+
+    Such a person must not get entities from the roster either: an entity named after a member
+    of staff would say what the exclusion is there to keep quiet.
+    """
+    return any(rule.exclude and not rule.cameras and rule.applies(person, "") for rule in rules)
+
+
+def tag_excluded_everywhere(rules: Iterable[FaceRule], tag: str) -> bool:
+    """Whether a rule hides everyone carrying `tag` on every camera (its presence never shows)."""
+    wanted = slugify(tag)
+    return any(
+        rule.exclude and not rule.cameras and rule.tag is not None and slugify(rule.tag) == wanted
+        for rule in rules
+    )
+
+
+def hidden_everywhere(rules: Iterable[FaceRule], person: Person, listed_under: str) -> bool:
+    """Whether `person`, read from the roster under the tag `listed_under`, is never shown.
+
+    Both front ends leave such people out when they make entities from the engine's roster.
+    """
+    rules = tuple(rules)
+    return tag_excluded_everywhere(rules, listed_under) or excluded_everywhere(rules, person)
 
 
 def as_judgement(result: RecognitionResult | Judgement) -> Judgement:

@@ -32,6 +32,7 @@ from .const import (
     CONF_CA_FILE,
     CONF_CAMERAS,
     CONF_COOLDOWN,
+    CONF_FACE_PICTURES,
     CONF_FRIGATE_CAMERAS,
     CONF_FRIGATE_CONFIDENT_SCORE,
     CONF_FRIGATE_LABELS,
@@ -58,6 +59,7 @@ from .const import (
     CONF_TRIGGERS,
     CONF_UNCERTAIN_CONFIDENCE,
     DEFAULT_COOLDOWN,
+    DEFAULT_FACE_PICTURES,
     DEFAULT_FRIGATE_CONFIDENT_SCORE,
     DEFAULT_FRIGATE_LABELS,
     DEFAULT_FRIGATE_MAX_ATTEMPTS,
@@ -312,6 +314,9 @@ def _options_schema(with_mqtt: bool) -> vol.Schema:
             vol.Optional(CONF_PRESENCE_TAGS, default=[]): selector.TextSelector(
                 selector.TextSelectorConfig(multiple=True)
             ),
+            vol.Required(
+                CONF_FACE_PICTURES, default=DEFAULT_FACE_PICTURES
+            ): selector.BooleanSelector(),
         }
     )
     return vol.Schema(fields)

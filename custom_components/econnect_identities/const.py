@@ -28,6 +28,7 @@ CONF_PRESENCE_TIME: Final = "presence_time"
 CONF_PRESENCE_TAGS: Final = "presence_tags"
 CONF_UNCERTAIN_CONFIDENCE: Final = "uncertain_min_confidence"
 CONF_RULES: Final = "rules"
+CONF_FACE_PICTURES: Final = "face_pictures"
 
 # Defaults of the recognition policy the bridge uses too; the form shows thresholds in percent.
 PERSON_SECTIONS: Final = policy.PERSON_SECTIONS
@@ -37,6 +38,10 @@ DEFAULT_MIN_CONFIDENCE: Final = policy.to_percent(policy.DEFAULT_POLICY.min_conf
 DEFAULT_MIN_QUALITY: Final = policy.to_percent(policy.DEFAULT_POLICY.min_face_quality)
 DEFAULT_COOLDOWN: Final = policy.DEFAULT_POLICY.cooldown
 DEFAULT_PRESENCE_TIME: Final = policy.DEFAULT_POLICY.presence_timeout
+# Face pictures are personal data: off until the user turns them on (the bridge's default too).
+DEFAULT_FACE_PICTURES: Final = policy.DEFAULT_FACE_PICTURES
+#: At most this many persons of the engine's roster get a face picture entity.
+MAX_FACE_PERSONS: Final = 500
 # The policy has no uncertain band by default; the form's 0 % means "no band".
 DEFAULT_UNCERTAIN_CONFIDENCE: Final = policy.to_percent(
     policy.DEFAULT_POLICY.uncertain_min_confidence or 0.0

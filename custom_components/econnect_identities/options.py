@@ -15,6 +15,7 @@ from econnect_identities.tracking import FollowPolicy
 from .const import (
     CONF_CAMERAS,
     CONF_COOLDOWN,
+    CONF_FACE_PICTURES,
     CONF_FRIGATE_CAMERAS,
     CONF_FRIGATE_CONFIDENT_SCORE,
     CONF_FRIGATE_LABELS,
@@ -39,6 +40,7 @@ from .const import (
     CONF_TRIGGERS,
     CONF_UNCERTAIN_CONFIDENCE,
     DEFAULT_COOLDOWN,
+    DEFAULT_FACE_PICTURES,
     DEFAULT_FRIGATE_CONFIDENT_SCORE,
     DEFAULT_FRIGATE_LABELS,
     DEFAULT_FRIGATE_MAX_ATTEMPTS,
@@ -197,6 +199,7 @@ class EntryOptions:
     cooldown: float = DEFAULT_COOLDOWN
     presence_time: float = DEFAULT_PRESENCE_TIME
     presence_tags: tuple[str, ...] = ()
+    face_pictures: bool = DEFAULT_FACE_PICTURES
     frigate: FrigateOptions | None = None
 
     @classmethod
@@ -217,6 +220,7 @@ class EntryOptions:
             cooldown=float(options.get(CONF_COOLDOWN, DEFAULT_COOLDOWN)),
             presence_time=float(options.get(CONF_PRESENCE_TIME, DEFAULT_PRESENCE_TIME)),
             presence_tags=tuple(dict.fromkeys(options.get(CONF_PRESENCE_TAGS, ()))),
+            face_pictures=bool(options.get(CONF_FACE_PICTURES, DEFAULT_FACE_PICTURES)),
             frigate=FrigateOptions.from_mapping(options),
         )
 

@@ -2,10 +2,11 @@
 
 A recognition has two halves. `Recognizer.async_attempt` asks the engine and filters the
 answer, touching no entity and firing no event; `Recognizer.async_deliver` shows a result:
-entity state, the annotated image and the bus events. Camera triggers, MQTT snapshots and the
-`recognize` action do both at once (`async_recognize_image`), so they all update entities and
-fire events the same way; Frigate's events mode makes several attempts per tracked object
-and delivers only the one the core's `ObjectFollower` decides on.
+entity state, the annotated image, the face pictures (when the option is on) and the bus
+events. Camera triggers, MQTT snapshots and the `recognize` action do both at once
+(`async_recognize_image`), so they all update entities and fire events the same way;
+Frigate's events mode makes several attempts per tracked object and delivers only the one
+the core's `ObjectFollower` decides on.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from econnect_identities.aio import AsyncEconnectClient
 from econnect_identities.annotate import annotate
 from econnect_identities.cooldown import Cooldown
 from econnect_identities.events import Sighting, recognition_event, sighting_event
+from econnect_identities.face_picture import pictures_of
 from econnect_identities.frigate import FrigateRef
 from econnect_identities.here import Present, at_camera, within
 from econnect_identities.rules import Judgement, as_judgement
@@ -59,6 +61,16 @@ class SourceState:
     last_known_frigate_event_id: str | None = None  # the Frigate object it came from, if any
     image: bytes | None = None
     image_time: datetime | None = None
+    unknown_face: bytes | None = None  # the last unknown face (face pictures option), in memory
+    unknown_face_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FacePicture:
+    """A person's last known face (`econnect_identities.face_picture`), kept in memory only."""
+
+    picture: bytes = field(repr=False)
+    time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +163,11 @@ def here_signal(entry_id: str) -> SignalType[HereBook]:
     return SignalType(f"{DOMAIN}_{entry_id}_here")
 
 
+def faces_signal(entry_id: str) -> SignalType[frozenset[str]]:
+    """Return the dispatcher signal of the face pictures: the names whose picture changed."""
+    return SignalType(f"{DOMAIN}_{entry_id}_faces")
+
+
 def tags_signal(entry_id: str) -> SignalType[TagSighting]:
     """Return the dispatcher signal of the per-tag presence entities."""
     return SignalType(f"{DOMAIN}_{entry_id}_tags")
@@ -192,6 +209,8 @@ class Recognizer:
         self._rules = options.policy.rule_set()
         self.faces_excluded = 0  # faces of excluded people or tags (diagnostics)
         self.faces_uncertain = 0  # faces matched below their known threshold (diagnostics)
+        self.faces: dict[str, FacePicture] = {}  # person display name → last known face
+        self.face_names: frozenset[str] = frozenset()  # the persons with a face entity
 
     async def async_recognize_camera(self, entity_id: str) -> dict[str, Any]:
         """Fetch a camera's snapshot and recognise it.
@@ -269,7 +288,7 @@ class Recognizer:
         event = recognition_event(judged, sighting, self.options.person_fields)
         if judged.only_uncertain or judged.nothing_left:
             return event  # neither a known person nor an unknown face: entities stay as they are
-        await self._async_update_state(attempt, event, frigate)
+        await self._async_update_state(attempt, event, frigate, judged)
         self._fire_face_events(sighting, judged)
         return event
 
@@ -289,7 +308,11 @@ class Recognizer:
         return judgement
 
     async def _async_update_state(
-        self, attempt: Attempt, event: dict[str, Any], frigate: FrigateRef | None
+        self,
+        attempt: Attempt,
+        event: dict[str, Any],
+        frigate: FrigateRef | None,
+        judged: Judgement,
     ) -> None:
         """Store the result of a watched source and tell its entities."""
         source, result = attempt.source, attempt.result
@@ -308,6 +331,8 @@ class Recognizer:
             )
             if annotated is not None:
                 state.image, state.image_time = annotated, now
+        if self.options.face_pictures and result.faces:
+            await self._async_cut_faces(attempt.image, judged, state, now)
         self._note_here(source, result, now)
         entry_id = self.entry.entry_id
         async_dispatcher_send(self.hass, source_signal(entry_id, source), state)
@@ -315,6 +340,23 @@ class Recognizer:
         tags = frozenset(tag for face in known if face.person for tag in face.person.tag_names)
         if tags:
             async_dispatcher_send(self.hass, tags_signal(entry_id), TagSighting(source, tags))
+
+    async def _async_cut_faces(
+        self, image: bytes, judged: Judgement, state: SourceState, now: datetime
+    ) -> None:
+        """Keep the known persons' faces and the source's unknown face (judged: never others).
+
+        The pictures are cut in the executor and kept in memory only, never in Home
+        Assistant's storage: they go with a reload, a restart or the option turned off.
+        """
+        known, unknown = await self.hass.async_add_executor_job(pictures_of, image, judged)
+        if unknown is not None:
+            state.unknown_face, state.unknown_face_time = unknown, now
+        known = {name: picture for name, picture in known.items() if name in self.face_names}
+        for name, picture in known.items():
+            self.faces[name] = FacePicture(picture, now)
+        if known:
+            async_dispatcher_send(self.hass, faces_signal(self.entry.entry_id), frozenset(known))
 
     def _note_here(self, source: str, result: RecognitionResult, now: datetime) -> None:
         """Put the result's known persons and unknown faces in the *here* book.

@@ -1,7 +1,8 @@
 """The bridge and the integration make the same entities from the same inputs.
 
-Both front ends get camera "Front door", tag "VIP" and person "Jane Doe": the bridge through
-its discovery context, the integration through its options and a recognition of Jane Doe.
+Both front ends get camera "Front door", tag "VIP" and person "Jane Doe", face pictures on: the
+bridge through its discovery context, the integration through its options, the engine's roster
+and a recognition of Jane Doe.
 Every entity both create must agree on key, platform, device class, name and attribute names,
 and each front end must create exactly the rows the shared table gives it.
 """
@@ -68,7 +69,9 @@ def test_the_bridge_event_payload_carries_the_event_attributes() -> None:
 
 
 def _bridge() -> Described:
-    ctx = DiscoveryContext(cameras=(CAMERA,), tags=(TAG,), persons=(PERSON,), annotated=True)
+    ctx = DiscoveryContext(
+        cameras=(CAMERA,), tags=(TAG,), persons=(PERSON,), annotated=True, face_pictures=True
+    )
     payloads = {
         p["unique_id"]: p for p in (json.loads(m.encode()) for m in discovery_messages(ctx))
     }
@@ -97,6 +100,8 @@ def _integration(hass: HomeAssistant, entry: MockConfigEntry) -> Described:
         assert device.name
         name = str(state.attributes["friendly_name"]).removeprefix(f"{device.name} ")
         scope = _integration_scope(item.unique_id, entry.entry_id.lower())
+        if scope == "person" and not item.unique_id.endswith("_jane_doe"):
+            continue  # the roster's other people; the bridge's context names Jane Doe only
         attributes = tuple(k for k in state.attributes if k not in _HA_ATTRIBUTES)
         found[f"{scope}:{item.translation_key}"] = (
             item.domain,
@@ -110,13 +115,23 @@ def _integration(hass: HomeAssistant, entry: MockConfigEntry) -> Described:
 def _integration_scope(unique_id: str, node: str) -> str:
     if unique_id.startswith(f"{node}_camera_front_door_"):
         return "camera"
+    if unique_id.startswith(f"{node}_person_face_"):
+        return "person"
     if unique_id.endswith(("_people_here", "_unknown_faces_here")):
         return "bridge"  # the entry's, on the engine's device
     return "tag" if unique_id.endswith("_vip") else "health"
 
 
 @pytest.mark.parametrize(
-    "options", [{"cameras": ["camera.front_door"], "presence_tags": [TAG], "presence_time": 60}]
+    "options",
+    [
+        {
+            "cameras": ["camera.front_door"],
+            "presence_tags": [TAG],
+            "presence_time": 60,
+            "face_pictures": True,
+        }
+    ],
 )
 async def test_both_front_ends_make_the_same_entities(
     hass: HomeAssistant, loaded_entry: MockConfigEntry

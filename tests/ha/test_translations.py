@@ -15,7 +15,7 @@ from custom_components.econnect_identities import (
     image,
     sensor,
 )
-from econnect_identities import errors, naming
+from econnect_identities import entities, errors, naming
 
 PACKAGE = Path(__file__).resolve().parents[2] / "custom_components" / "econnect_identities"
 EN: dict[str, Any] = json.loads((PACKAGE / "translations" / "en.json").read_text())
@@ -32,12 +32,15 @@ def _descriptions() -> list[tuple[str, Any]]:
     found += [("binary_sensor", binary_sensor.TAG_PRESENT)]
     found += [("binary_sensor", binary_sensor.API_REACHABLE)]
     found += [("event", event.RECOGNITION), ("image", image.ANNOTATED)]
+    found += [("image", image.LAST_UNKNOWN_FACE), ("image", image.PERSON_FACE)]
     return found
 
 
 def test_entity_names_match_bridge_naming() -> None:
     kinds = {
-        value.key: value for value in vars(naming).values() if isinstance(value, naming.EntityKind)
+        value.key: value
+        for value in (*vars(naming).values(), *vars(entities).values())
+        if isinstance(value, naming.EntityKind)
     }
     for platform, description in _descriptions():
         key = description.translation_key

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from econnect_bridge.app import BridgeApp
 from econnect_bridge.config import load_config
+from tests.support.device_discovery import announced, entries, is_device_config
 
 SAMPLES = (
     Path(__file__).resolve().parents[2] / "bridge" / "econnect_bridge" / "emulator" / "samples"
@@ -104,6 +105,32 @@ class Probe:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+
+
+def announced_entities(probe: Probe) -> dict[str, dict[str, Any]]:
+    """The entities the device configs the probe saw announce now, by unique id."""
+    return announced((m.topic, m.payload) for m in probe.matching(lambda m: True))
+
+
+def wait_for_entity(
+    probe: Probe, unique_id: str, count: int = 1, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Wait until `count` device configs announced the entity `unique_id`.
+
+    Return the entity's entries (platform, topics, templates), oldest first; fewer than
+    `count` if the time ran out.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            entry
+            for message in probe.matching(lambda m: is_device_config(m.topic))
+            for key, entry in entries(message.payload).items()
+            if key == unique_id
+        ]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def write_config(path: Path, text: str) -> Path:

@@ -17,9 +17,11 @@ from econnect_identities.schemas import validate_payload
 from tests.integration.helpers import (
     Probe,
     Received,
+    announced_entities,
     base_config,
     running_bridge,
     sample,
+    wait_for_entity,
     write_config,
 )
 from tests.support.mosquitto import MosquittoBroker
@@ -28,7 +30,9 @@ pytestmark = pytest.mark.integration
 TOPICS = Topics("econnect")
 FRONT = "frigate/front_door/person/snapshot"
 GARAGE = "frigate/garage/person/snapshot"
-LAST_PERSON_CONFIG = "homeassistant/sensor/econnect/econnect_front_door_last_person/config"
+FRONT_LAST_PERSON = "econnect_front_door_last_person"
+GARAGE_LAST_PERSON = "econnect_garage_last_person"
+GARAGE_DEVICE = "homeassistant/device/econnect/econnect_garage/config"
 
 
 def is_discovery(message: Received) -> bool:
@@ -202,8 +206,10 @@ def test_people_here_shows_two_people_at_once_then_nobody(
     assert "VIP" in people["Jane Doe"]["tags"]
     assert nobody, "the bridge's list never emptied"
     assert door_empty, "the camera's list never emptied"
-    [config] = probe.on("homeassistant/sensor/econnect/econnect_people_here/config")
-    assert config.json()["json_attributes_topic"] == "econnect/bridge/here"
+    [entity] = wait_for_entity(probe, "econnect_people_here", timeout=0)  # announced once
+    assert entity["platform"] == "sensor"
+    assert entity["state_topic"] == "econnect/bridge/here"
+    assert entity["json_attributes_topic"] == "econnect/bridge/here"
     assert_all_payloads_match_schema(probe)
     late = Probe(mosquitto.host, mosquitto.port, filters=("econnect/bridge/here",)).start()
     try:  # a subscriber arriving later (Home Assistant restarting) reads "nobody" retained
@@ -302,34 +308,37 @@ def test_discovery_resent_when_home_assistant_comes_online(
     tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
 ) -> None:
     with running_bridge(config_file(tmp_path, emulator, mosquitto)):
-        first = probe.wait_for(
-            "homeassistant/sensor/econnect/econnect_front_door_last_person/config"
-        )
+        first = wait_for_entity(probe, FRONT_LAST_PERSON)
         time.sleep(0.5)
         configs = len(probe.matching(is_discovery))
         probe.publish("homeassistant/status", "online")
-        again = probe.wait_for(LAST_PERSON_CONFIG, 2)
+        again = wait_for_entity(probe, FRONT_LAST_PERSON, 2)
         time.sleep(0.5)
         total = len(probe.matching(is_discovery))
     assert first
+    assert first[0]["platform"] == "sensor"
     assert len(again) == 2
+    assert again[1] == again[0]  # the same entity, announced again
     assert total == 2 * configs
-    availability = [m.payload for m in probe.on("econnect/bridge/availability")]
-    assert availability == [b"online", b"offline"]  # offline: the clean stop at the end
+    # offline: the clean stop at the end, on its way to the probe when the bridge returns
+    availability = [m.payload for m in probe.wait_for("econnect/bridge/availability", 2)]
+    assert availability == [b"online", b"offline"]
 
 
 def test_camera_dropped_from_config_loses_its_entities(
     tmp_path: Path, emulator: Any, mosquitto: MosquittoBroker, probe: Probe
 ) -> None:
-    garage_config = "homeassistant/sensor/econnect/econnect_garage_last_person/config"
     with running_bridge(config_file(tmp_path, emulator, mosquitto)):
-        probe.wait_for(garage_config)
+        assert wait_for_entity(probe, GARAGE_LAST_PERSON)
     text = base_config(emulator.url, mosquitto.port).replace(
         "cameras: [front_door, garage]", "cameras: [front_door]"
     )
     with running_bridge(write_config(tmp_path / "fewer.yaml", text)):
-        removed = probe.wait_for(garage_config, 2, timeout=5)
-    assert removed[-1].payload == b""
+        removed = probe.wait_for(GARAGE_DEVICE, 2, timeout=5)
+    assert removed[-1].payload == b""  # the garage's device goes, with its entities
+    entities = announced_entities(probe)
+    assert GARAGE_LAST_PERSON not in entities
+    assert FRONT_LAST_PERSON in entities  # the camera still configured keeps its entities
 
 
 def test_kill_9_makes_the_broker_publish_offline(

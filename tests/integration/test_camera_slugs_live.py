@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 
 from econnect_identities.naming import suffixed_slugs
-from tests.integration.helpers import Probe, running_bridge, sample, write_config
+from tests.integration.helpers import Probe, running_bridge, sample, wait_for_entity, write_config
+from tests.support.device_discovery import entries
 from tests.support.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.integration
 PLAIN = "econnect/cameras/front_door/state"
 OTHER = f"econnect/cameras/{suffixed_slugs('front-door')[0]}/state"
+PLAIN_DEVICE = "homeassistant/device/econnect/econnect_front_door/config"
+OTHER_DEVICE = f"homeassistant/device/econnect/econnect_{suffixed_slugs('front-door')[0]}/config"
 
 
 def _config(tmp_path: Path, emulator: Any, broker: MosquittoBroker) -> Path:
@@ -57,17 +60,20 @@ def test_two_cameras_that_slug_alike_keep_two_states(
         assert _last_person(probe, PLAIN, "Jane Doe"), "Front Door's state never came"
         probe.publish("cams/front-door/snapshot", sample("bob.png"))
         assert _last_person(probe, OTHER, "Bob Smith"), "front-door's state never came"
-        front = probe.wait_for(
-            "homeassistant/sensor/econnect/econnect_front_door_last_person/config"
-        )
+        front = wait_for_entity(probe, "econnect_front_door_last_person")
         other_id = f"econnect_{OTHER.split('/')[2]}_last_person"
-        other = probe.wait_for(f"homeassistant/sensor/econnect/{other_id}/config")
+        other = wait_for_entity(probe, other_id)
     assert [m.json()["camera"] for m in probe.on(PLAIN)][-1] == "front_door"
     assert all(m.json()["last_person"] != "Bob Smith" for m in probe.on(PLAIN))
     assert all(m.json()["last_person"] != "Jane Doe" for m in probe.on(OTHER))
-    assert front[-1].json()["state_topic"] == PLAIN
-    assert other[-1].json()["state_topic"] == OTHER
-    assert front[-1].json()["unique_id"] != other[-1].json()["unique_id"]
+    assert front, "Front Door's last person was never announced"
+    assert other, "front-door's last person was never announced"
+    assert front[-1]["state_topic"] == PLAIN
+    assert other[-1]["state_topic"] == OTHER
+    assert front[-1]["unique_id"] != other[-1]["unique_id"]
+    # two devices, one per camera, each with its own entities
+    assert "econnect_front_door_last_person" in entries(probe.on(PLAIN_DEVICE)[-1].payload)
+    assert other_id in entries(probe.on(OTHER_DEVICE)[-1].payload)
 
     probe.clear()
     with running_bridge(config):  # a restart: this time `front-door` comes first

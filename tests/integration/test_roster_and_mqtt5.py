@@ -9,7 +9,15 @@ import pytest
 
 from econnect_bridge.client import EconnectClient
 from econnect_bridge.roster import read_roster
-from tests.integration.helpers import Probe, base_config, running_bridge, sample, write_config
+from econnect_identities.rules import FaceRule
+from tests.integration.helpers import (
+    Probe,
+    base_config,
+    running_bridge,
+    sample,
+    wait_for_entity,
+    write_config,
+)
 from tests.support.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.integration
@@ -23,6 +31,23 @@ def test_roster_lists_enabled_tags_and_their_people(emulator: Any) -> None:
     assert set(roster.persons) >= {"Jane Doe", "Bob Smith", "Carol White"}
     assert only_vip.tags == ("VIP",)
     assert set(only_vip.persons) == {"Jane Doe", "Carol White"}
+
+
+def test_roster_leaves_out_who_is_excluded_on_every_camera(emulator: Any) -> None:
+    staff_hidden = (FaceRule(tag="Staff", exclude=True),)
+    carol_hidden = (FaceRule(person="Carol White", exclude=True),)
+    indoor_only = (FaceRule(tag="Staff", exclude=True, cameras=frozenset({"hall"})),)
+    with EconnectClient(emulator.url, username="bridge", password="bridge-password") as client:
+        full = read_roster(client)
+        no_staff = read_roster(client, rules=staff_hidden)
+        no_carol = read_roster(client, rules=carol_hidden)
+        hall_only = read_roster(client, rules=indoor_only)
+    assert "Staff" not in no_staff.tags
+    assert "VIP" in no_staff.tags
+    assert set(full.persons) - set(no_staff.persons) == {"Bob Smith"}
+    assert "Carol White" not in no_carol.persons
+    assert "VIP" in no_carol.tags
+    assert hall_only == full  # excluded on one camera only: still seen elsewhere
 
 
 def test_roster_without_permission_is_empty_and_says_why(
@@ -54,11 +79,15 @@ def test_roster_entities_exist_before_anyone_is_seen(
     text = base_config(emulator.url, mosquitto.port).replace(
         "  persons: [Jane Doe]\n", "  persons: [Jane Doe]\n  roster: true\n"
     )
-    bob_presence = "homeassistant/binary_sensor/econnect/econnect_person_present_bob_smith/config"
-    staff_presence = "homeassistant/binary_sensor/econnect/econnect_tag_present_staff/config"
     with running_bridge(write_config(tmp_path / "roster.yaml", text)):
-        assert probe.wait_for(bob_presence, timeout=10)
-        assert probe.wait_for(staff_presence, timeout=5)
+        bob = wait_for_entity(probe, "econnect_person_present_bob_smith", timeout=10)
+        staff = wait_for_entity(probe, "econnect_tag_present_staff", timeout=5)
         [state] = probe.wait_for("econnect/persons/carol_white/state", timeout=5)
+    assert bob, "Bob Smith's presence was never announced"
+    assert staff, "the Staff tag's presence was never announced"
+    assert bob[-1]["platform"] == "binary_sensor"
+    assert bob[-1]["state_topic"] == "econnect/persons/bob_smith/state"
+    assert staff[-1]["platform"] == "binary_sensor"
+    assert staff[-1]["state_topic"] == "econnect/tags/staff/state"
     assert state.json()["presence"] == "OFF"
     assert not probe.on("econnect/events")

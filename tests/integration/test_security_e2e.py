@@ -25,6 +25,7 @@ from tests.integration.reliability import (
     wait_until,
 )
 from tests.support.certs import make_certs
+from tests.support.device_discovery import is_device_config
 from tests.support.mosquitto import MosquittoBroker, TlsListener
 
 pytestmark = pytest.mark.integration
@@ -349,14 +350,19 @@ processing:
             if not levels_ok.match(level):
                 bad_topics.append(topic)
                 break
-    unique_ids = []
+    unique_ids: list[str] = []
+    other_configs: list[str] = []
     for topic, payload, _retain in ours:
-        if topic.endswith("/config") and payload:
-            config = json.loads(payload)
-            unique_ids.append(config["unique_id"])
+        if topic.endswith("/config") and payload and not is_device_config(topic):
+            other_configs.append(topic)
+        elif topic.endswith("/config") and payload:
+            for key, component in json.loads(payload)["components"].items():
+                unique_ids.extend((key, component.get("unique_id", key)))
     events = [json.loads(m[1]) for m in probe.on("econnect/events")]
     cameras = {e["camera"] for e in events}
     assert bad_topics == []
+    assert other_configs == []  # every entity is in a device config, read above
+    assert unique_ids
     assert all(levels_ok.match(uid) for uid in unique_ids)
     assert {slugify(name) for name in HOSTILE} <= {
         t.split("/")[2] for t, *_ in ours if t.startswith("econnect/cameras/")

@@ -14,9 +14,13 @@ from econnect_bridge.control import (
     ControlEvent,
     ControlLoop,
 )
-from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+from econnect_bridge.discovery import DiscoveryContext, device_messages, device_topic
 from econnect_bridge.messages import Incoming
 from econnect_bridge.roster import Roster
+from tests.support.device_discovery import announced
+
+CONTEXT = DiscoveryContext()
+BRIDGE_DEVICE = device_topic(CONTEXT, "econnect")
 
 
 class FakeClock:
@@ -64,6 +68,11 @@ class Recorder:
     def removals(self) -> list[str]:
         return [topic for topic, payload, _ in self.published if not payload]
 
+    def entities(self, topic: str | None = None) -> dict[str, dict[str, object]]:
+        """The entities announced so far (on one device config's `topic` if given)."""
+        sent = [(t, payload) for t, payload, _ in self.published if topic in (None, t)]
+        return announced(sent)
+
 
 def build(
     *, cameras: tuple[str, ...] = ("front_door",), dynamic: bool = False, roster: bool = False
@@ -80,8 +89,11 @@ def build(
     return loop, announcer, recorder, clock
 
 
-def camera_configs(recorder: Recorder, camera: str) -> list[str]:
-    return [topic for topic in recorder.configs() if f"_{camera}_" in topic]
+def camera_entities(recorder: Recorder, camera: str) -> list[str]:
+    """The unique ids announced on the camera's device, each of them the camera's own."""
+    found = list(recorder.entities(device_topic(CONTEXT, f"econnect_{camera}")))
+    assert all(unique_id.startswith(f"econnect_{camera}_") for unique_id in found)
+    return found
 
 
 def test_announce_waits_for_the_retained_configs_then_sends_every_entity() -> None:
@@ -90,10 +102,13 @@ def test_announce_waits_for_the_retained_configs_then_sends_every_entity() -> No
     assert recorder.published == []
     clock.now += DISCOVERY_SETTLE
     loop.step(None)
-    expected = discovery_messages(DiscoveryContext(cameras=("front_door",), tags=("VIP",)))
-    assert sorted(recorder.configs()) == sorted(m.topic for m in expected)
+    expected = device_messages(DiscoveryContext(cameras=("front_door",), tags=("VIP",)))
+    sent = {topic: payload for topic, payload, _ in recorder.published}
+    assert sent == {m.topic: m.encode() for m in expected}
+    assert recorder.removals() == []
+    assert all(retain for _, _, retain in recorder.published)
     assert recorder.first_states == [("front_door",)]
-    assert camera_configs(recorder, "front_door")
+    assert camera_entities(recorder, "front_door")
 
 
 def test_home_assistant_online_announces_camera_entities_too(
@@ -107,10 +122,10 @@ def test_home_assistant_online_announces_camera_entities_too(
     recorder.published.clear()
     with caplog.at_level(logging.INFO, logger="econnect_bridge.app"):
         loop.step(ControlEvent("ha_online"))
-    assert camera_configs(recorder, "front_door")
-    assert camera_configs(recorder, "yard")
-    announced = [r.getMessage() for r in caplog.records if "Announced" in r.getMessage()]
-    assert announced == [f"Announced {len(recorder.configs())} Home Assistant entities"]
+    assert camera_entities(recorder, "front_door")
+    assert camera_entities(recorder, "yard")
+    lines = [r.getMessage() for r in caplog.records if "Announced" in r.getMessage()]
+    assert lines == [f"Announced {len(recorder.entities())} Home Assistant entities"]
     assert recorder.first_states == [("front_door",)]  # first states once, not per announce
 
 
@@ -132,10 +147,12 @@ def test_a_new_camera_after_the_announce_sends_only_its_entities() -> None:
     loop.step(ControlEvent("connected"))
     clock.now += DISCOVERY_SETTLE
     loop.step(None)
+    before = recorder.entities()
     recorder.published.clear()
     loop.step(ControlEvent("camera", "yard"))
-    assert recorder.configs()
-    assert recorder.configs() == camera_configs(recorder, "yard")
+    assert recorder.configs() == [device_topic(CONTEXT, "econnect_yard")]
+    assert camera_entities(recorder, "yard")
+    assert set(recorder.entities()).isdisjoint(before)
     recorder.published.clear()
     loop.step(ControlEvent("camera", "yard"))
     assert recorder.published == []
@@ -148,7 +165,9 @@ def test_first_announce_waits_for_the_roster_at_most_roster_wait() -> None:
     loop.step(None)
     assert recorder.configs() == []
     loop.step(ControlEvent("roster", roster=Roster(tags=("Family",), persons=("Jane Doe",))))
-    assert any("jane_doe" in topic for topic in recorder.configs())
+    jane = recorder.entities().get("econnect_person_present_jane_doe")
+    assert jane is not None, "the roster's person was not announced"
+    assert jane["platform"] == "binary_sensor"
     assert recorder.subjects == [(("Jane Doe",), ("VIP", "Family"), False)]
 
 
@@ -168,10 +187,15 @@ def test_a_roster_after_the_announce_adds_its_people_as_absent() -> None:
     loop.step(ControlEvent("connected"))
     clock.now += DISCOVERY_SETTLE
     loop.step(None)
+    before = recorder.entities(BRIDGE_DEVICE)
     recorder.published.clear()
     loop.step(ControlEvent("roster", roster=Roster(persons=("Bob",))))
-    assert recorder.configs()
-    assert all("bob" in topic for topic in recorder.configs())
+    assert recorder.configs() == [BRIDGE_DEVICE]  # the cameras' devices are not sent again
+    after = recorder.entities(BRIDGE_DEVICE)
+    added = set(after) - set(before)
+    assert added
+    assert all("bob" in unique_id for unique_id in added)
+    assert set(before) <= set(after)  # the bridge's other entities stay
     assert recorder.subjects == [(("Bob",), ("VIP",), True)]
 
 

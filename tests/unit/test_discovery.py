@@ -1,4 +1,4 @@
-"""Discovery payloads: contents, stable ids, hostile names, removals."""
+"""Discovery payloads (the per-entity configs): contents, stable ids, hostile names."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ from econnect_bridge.discovery import (
     ENTITY_SPECS,
     DiscoveryContext,
     DiscoveryMessage,
-    config_topic,
     discovery_messages,
     discovery_subscription,
     pretty_name,
-    removal_messages,
 )
 from econnect_bridge.states import Topics
 from econnect_identities.naming import EVENT_TYPES, CameraSlugs
@@ -212,40 +210,6 @@ def test_names_with_the_same_slug_are_announced_once() -> None:
     assert len(topics) == len(set(topics))
     last = [t for t in topics if t.endswith("front_door_last_person/config")]
     assert len(last) == 1
-
-
-def test_removal_of_a_dropped_camera() -> None:
-    before = {m.topic for m in discovery_messages(CTX)}
-    after_ctx = DiscoveryContext(
-        cameras=("front_door",), tags=CTX.tags, persons=CTX.persons, annotated=True
-    )
-    after = {m.topic for m in discovery_messages(after_ctx)}
-    removals = removal_messages(before, after)
-    assert len(removals) == 10  # 4 + 2 tag presences + event + image + 2 "here"
-    assert all("_garage_" in m.topic for m in removals)
-    assert all(m.payload == b"" and m.encode() == b"" and m.retain for m in removals)
-    assert [m.topic for m in removals] == sorted(m.topic for m in removals)
-    assert removal_messages(after, after) == []
-    assert removal_messages({"homeassistant/sensor/econnect/x/state"}, set()) == []
-
-
-def test_turning_the_image_off_removes_only_the_images() -> None:
-    before = {m.topic for m in discovery_messages(CTX)}
-    no_image = DiscoveryContext(
-        cameras=CTX.cameras, tags=CTX.tags, persons=CTX.persons, annotated=False
-    )
-    after = {m.topic for m in discovery_messages(no_image)}
-    assert {m.topic for m in removal_messages(before, after)} == {
-        config_topic(CTX, "image", "econnect_front_door_annotated"),
-        config_topic(CTX, "image", "econnect_garage_annotated"),
-    }
-
-
-def test_removed_tag_and_person_topics_match_the_subscription() -> None:
-    before = {m.topic for m in discovery_messages(CTX)}
-    after = {m.topic for m in discovery_messages(DiscoveryContext(cameras=CTX.cameras))}
-    pattern = discovery_subscription("homeassistant", "econnect").replace("+", "[^/]+")
-    assert all(re.fullmatch(pattern, m.topic) for m in removal_messages(before, after))
 
 
 @pytest.mark.parametrize("prefix", ["", "home/", "a/+", "#"])

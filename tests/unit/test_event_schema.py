@@ -220,7 +220,11 @@ def test_documented_discovery_config_is_what_the_bridge_sends() -> None:
 
 def test_documented_entity_ids_exist() -> None:
     ctx = DiscoveryContext(
-        cameras=("front_door",), tags=("VIP",), persons=("Jane Doe",), annotated=True
+        cameras=("front_door",),
+        tags=("VIP",),
+        persons=("Jane Doe",),
+        annotated=True,
+        face_pictures=True,
     )
     sent = {json.loads(m.encode())["default_entity_id"] for m in discovery_messages(ctx)}
     text = DOC.read_text(encoding="utf-8")

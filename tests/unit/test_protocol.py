@@ -273,8 +273,9 @@ def test_repr_hides_secrets() -> None:
 def test_core_imports_only_the_standard_library() -> None:
     """The integration reuses this core: it must not pull requests, aiohttp, paho or YAML."""
     allowed_third_party = {"econnect_identities"}
-    # the aiohttp drivers (engine, Frigate), and the annotated image (Pillow, when drawing)
-    drivers = {"aio.py", "frigate_aio.py", "annotate.py"}
+    # the aiohttp drivers (engine, Frigate), the annotated image and the face pictures (Pillow,
+    # when drawing or cutting)
+    drivers = {"aio.py", "frigate_aio.py", "annotate.py", "face_picture.py"}
     for path in ECONNECT_DIR.glob("*.py"):
         if path.name in drivers:
             continue

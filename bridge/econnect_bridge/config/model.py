@@ -291,6 +291,7 @@ class PublishConfig:
 
     person_fields: tuple[PersonField, ...]
     annotated_snapshot: bool
+    face_pictures: bool = False
 
 
 @dataclass(frozen=True)

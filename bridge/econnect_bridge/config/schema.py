@@ -45,7 +45,7 @@ from econnect_bridge.config.validators import (
 )
 from econnect_bridge.own_output import describe_own_filter, overlaps, own_filters
 from econnect_identities import events
-from econnect_identities.policy import DEFAULT_POLICY
+from econnect_identities.policy import DEFAULT_FACE_PICTURES, DEFAULT_POLICY
 from econnect_identities.tracking import FollowPolicy
 
 #: Person fields and the recognition defaults come from the policy the integration uses too.
@@ -861,6 +861,16 @@ _PUBLISH = section(
             "annotated_snapshot",
             False,
             "Publish each camera's snapshot with face boxes drawn (needs Pillow).",
+            Boolean(),
+        ),
+        option(
+            "face_pictures",
+            DEFAULT_FACE_PICTURES,
+            "Publish a small picture of each configured or rostered person's last known face "
+            "(<base>/persons/<person>/face) and of each camera's last unknown face "
+            "(<base>/cameras/<camera>/unknown_face), retained, as Home Assistant image "
+            "entities (needs Pillow). Faces are personal data: off by default; turning it "
+            "off clears the pictures published before. See docs/security.md.",
             Boolean(),
         ),
     ],
