@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from functools import cache
+from typing import ClassVar
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
@@ -122,7 +123,46 @@ async def async_roster_persons(recognizer: Recognizer) -> list[str]:
     return list(persons)
 
 
-class EconnectAnnotatedImage(EconnectSourceEntity, ImageEntity):
+class _SourcePicture(EconnectSourceEntity, ImageEntity):
+    """A picture one camera's results keep in memory, and a placeholder until there is one.
+
+    Subclasses name the description and the `SourceState` fields of the picture and its time.
+    """
+
+    _attr_content_type = "image/jpeg"
+    description: ClassVar[ImageEntityDescription]
+    picture_field: ClassVar[str]
+    time_field: ClassVar[str]
+
+    def __init__(
+        self,
+        coordinator: EconnectHealthCoordinator,
+        source: str,
+        state: SourceState,
+        placeholder: bytes,
+    ) -> None:
+        EconnectSourceEntity.__init__(self, coordinator, self.description, source, state)
+        ImageEntity.__init__(self, coordinator.hass)
+        self._placeholder = placeholder
+        self._attr_image_last_updated = self._taken(state)
+
+    def _taken(self, state: SourceState) -> datetime | None:
+        taken: datetime | None = getattr(state, self.time_field)
+        return taken
+
+    @callback
+    def _async_handle_recognition(self, state: SourceState) -> None:
+        """Publish a new image time so the frontend fetches the new picture."""
+        self._attr_image_last_updated = self._taken(state)
+        super()._async_handle_recognition(state)
+
+    async def async_image(self) -> bytes | None:
+        """Return the picture, or the placeholder while there is none."""
+        picture: bytes | None = getattr(self.source_state, self.picture_field)
+        return picture or self._placeholder
+
+
+class EconnectAnnotatedImage(_SourcePicture):
     """The last annotated face image of one camera, or a placeholder until there is one.
 
     The picture itself is kept in memory only (snapshots of faces are personal data and are
@@ -136,61 +176,19 @@ class EconnectAnnotatedImage(EconnectSourceEntity, ImageEntity):
     frontend fetch it.
     """
 
-    _attr_content_type = "image/jpeg"
-
-    def __init__(
-        self,
-        coordinator: EconnectHealthCoordinator,
-        source: str,
-        state: SourceState,
-        placeholder: bytes,
-    ) -> None:
-        EconnectSourceEntity.__init__(self, coordinator, ANNOTATED, source, state)
-        ImageEntity.__init__(self, coordinator.hass)
-        self._placeholder = placeholder
-        self._attr_image_last_updated = state.image_time
-
-    @callback
-    def _async_handle_recognition(self, state: SourceState) -> None:
-        """Publish a new image time so the frontend fetches the new picture."""
-        self._attr_image_last_updated = state.image_time
-        super()._async_handle_recognition(state)
-
-    async def async_image(self) -> bytes | None:
-        """Return the annotated JPEG, or the placeholder while there is none."""
-        return self.source_state.image or self._placeholder
+    description = ANNOTATED
+    picture_field, time_field = "image", "image_time"
 
 
-class EconnectUnknownFaceImage(EconnectSourceEntity, ImageEntity):
+class EconnectUnknownFaceImage(_SourcePicture):
     """The last face one camera's results judged unknown, cut small; a placeholder until then.
 
     Only a face the shared rules call unknown is shown: an uncertain or excluded face never
     is. In memory only, like the annotated image.
     """
 
-    _attr_content_type = "image/jpeg"
-
-    def __init__(
-        self,
-        coordinator: EconnectHealthCoordinator,
-        source: str,
-        state: SourceState,
-        placeholder: bytes,
-    ) -> None:
-        EconnectSourceEntity.__init__(self, coordinator, LAST_UNKNOWN_FACE, source, state)
-        ImageEntity.__init__(self, coordinator.hass)
-        self._placeholder = placeholder
-        self._attr_image_last_updated = state.unknown_face_time
-
-    @callback
-    def _async_handle_recognition(self, state: SourceState) -> None:
-        """Publish a new image time so the frontend fetches the new picture."""
-        self._attr_image_last_updated = state.unknown_face_time
-        super()._async_handle_recognition(state)
-
-    async def async_image(self) -> bytes | None:
-        """Return the last unknown face, or the placeholder while there is none."""
-        return self.source_state.unknown_face or self._placeholder
+    description = LAST_UNKNOWN_FACE
+    picture_field, time_field = "unknown_face", "unknown_face_time"
 
 
 class EconnectPersonFaceImage(EconnectEntity, ImageEntity):

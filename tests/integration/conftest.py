@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.helpers import Probe
 from tests.integration.reliability import save_figures
+from tests.support.frigate_standin import FrigateMqttPublisher, FrigateStandin
 from tests.support.mosquitto import MosquittoBroker
 
 
@@ -53,3 +54,17 @@ def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         "figures": data,
     }
     save_figures(request.node.nodeid, entry)
+
+
+@pytest.fixture
+def standin() -> Iterator[FrigateStandin]:
+    """A Frigate stand-in with one camera, front_door (its HTTP API on a free port)."""
+    with FrigateStandin(cameras=("front_door",)) as server:
+        yield server
+
+
+@pytest.fixture
+def frigate_mqtt(mosquitto: MosquittoBroker) -> Iterator[FrigateMqttPublisher]:
+    """Frigate's MQTT messages, published on the test broker as Frigate sends them."""
+    with FrigateMqttPublisher("127.0.0.1", mosquitto.port) as publisher:
+        yield publisher

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -150,18 +149,6 @@ def test_turning_face_pictures_off_clears_them_from_the_broker(
         _wait(lambda: app.stale_faces.cleared == 2)
         _wait(lambda: not _image_entities(_retained(mosquitto, "homeassistant/#")))
     assert _retained(mosquitto, *filters) == {}
-
-
-@pytest.fixture
-def standin() -> Iterator[FrigateStandin]:
-    with FrigateStandin(cameras=("front_door",)) as server:
-        yield server
-
-
-@pytest.fixture
-def frigate_mqtt(mosquitto: MosquittoBroker) -> Iterator[FrigateMqttPublisher]:
-    with FrigateMqttPublisher("127.0.0.1", mosquitto.port) as publisher:
-        yield publisher
 
 
 def test_frigate_objects_are_pictured_from_the_picture_they_are_decided_on(

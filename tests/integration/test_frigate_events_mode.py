@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +75,6 @@ def events_mode(url: str, **extra: object) -> str:
         **extra,
     }
     return "\n".join(f"  {key}: {json.dumps(value)}" for key, value in keys.items())
-
-
-@pytest.fixture
-def standin() -> Iterator[FrigateStandin]:
-    with FrigateStandin(cameras=("front_door",)) as server:
-        yield server
-
-
-@pytest.fixture
-def frigate_mqtt(mosquitto: MosquittoBroker) -> Iterator[FrigateMqttPublisher]:
-    with FrigateMqttPublisher("127.0.0.1", mosquitto.port) as publisher:
-        yield publisher
 
 
 def snapshot_fetches(standin: FrigateStandin, obj: StandinObject) -> int:
