@@ -361,7 +361,12 @@ class StateBook:
         self._restored.update(cameras, subjects)
         messages = [self._camera_message(c) for c in cameras]
         messages += [self._subject_message(key) for key in subjects]
-        return messages + (self._here() if messages else [])
+        if not messages:
+            return []
+        # The broker may still hold the previous run's *here* lists: publish them all again,
+        # whatever this run sent before the restore came in.
+        self._here_sent.clear()
+        return messages + self._here()
 
     def _window_left(self, on: bool, seen: datetime | None, now_wall: datetime) -> float:
         """Seconds left of a presence window opened at `seen`; <= 0: it has timed out.

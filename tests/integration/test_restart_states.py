@@ -116,6 +116,11 @@ def _retained_until(
         time.sleep(0.1)
 
 
+def _nobody_here(states: dict[str, Any]) -> bool:
+    """Presence OFF everywhere and nobody in *People here*: the restore's whole batch is in."""
+    return _presence(states) == ("OFF",) * 3 and states[HERE]["people_count"] == 0
+
+
 def _presence(states: dict[str, Any]) -> tuple[str, str, str]:
     return (
         states[PERSON]["presence"],
@@ -171,9 +176,10 @@ def test_sigterm_past_the_window_turns_presence_off_at_once_and_keeps_the_rest(
     time.sleep(max(0.0, WINDOW + 1 - (time.monotonic() - seen)))
     bridge = _start(config, log)
     try:
-        # The reconciled states are published as the restore ends; a dashboard opened a
-        # moment later reads them (a stale ON would stay for good, and fail here).
-        after = _retained_until(mosquitto, lambda states: _presence(states) == ("OFF",) * 3)
+        # The reconciled states are published as the restore ends, People here last; a
+        # dashboard opened a moment later reads them (a stale ON, or a stale "Jane here",
+        # would stay for good, and fail here once the wait is over).
+        after = _retained_until(mosquitto, _nobody_here)
     finally:
         _stop(bridge, signal.SIGTERM)
     assert _presence(after) == ("OFF", "OFF", "OFF")

@@ -184,3 +184,18 @@ def test_a_restart_after_the_window_lists_nobody() -> None:
     restored = book.restore(recover(broker.items(), Topics("econnect")), later, 1000.0)
     assert _here(restored, DOOR)["people_count"] == 0
     assert _here(restored, None)["names"] == []
+
+
+def test_a_restore_after_this_run_said_nobody_still_clears_the_previous_lists() -> None:
+    first = _book()
+    first.initial((DOOR,), SEEN)
+    broker = {m.topic: m.payload for m in _see(first, DOOR, _face(JANE), at=5.0) if m.retain}
+    later = SEEN + timedelta(seconds=TIMEOUT + 1)
+    wall = _Wall()
+    wall.now = later
+    book = _book(wall)
+    book.initial((DOOR,), later)  # "nobody" sent before the previous states came in
+    restored = book.restore(recover(broker.items(), Topics("econnect")), later, 1000.0)
+    # The broker still holds "Jane Doe here" from the previous run: it must be overwritten.
+    assert _here(restored, DOOR)["people_count"] == 0
+    assert _here(restored, None)["names"] == []
