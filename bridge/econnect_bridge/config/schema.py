@@ -841,7 +841,8 @@ _HOMEASSISTANT = section(
         option(
             "roster",
             False,
-            "Create person and tag entities from the engine's roster (needs read permissions).",
+            "Create person and tag entities from the engine's roster (needs read permissions); "
+            "people and tags a rule excludes on every camera get none.",
             Boolean(),
         ),
     ],
