@@ -249,6 +249,10 @@ class BridgeApp:
         self.pipeline.restore_states(self.retained.take())
         for topic_filter in self.retained.filters:
             self.mqtt.unsubscribe(topic_filter)
+        if not self.config.publish.face_pictures:  # turned off: clear what a run left
+            self.stale_faces.clear()
+            for topic_filter in self.topics.face_picture_filters():
+                self.mqtt.unsubscribe(topic_filter)
 
     def _report(self, kind: EventKind, camera: str = "") -> None:
         self.control.put(ControlEvent(kind, camera))

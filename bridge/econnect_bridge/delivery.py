@@ -270,18 +270,30 @@ class Delivery:
 class StaleFacePictures:
     """Empty the face pictures an earlier run retained, once `publish.face_pictures` is off.
 
-    Fed `Topics.face_picture_filters` at start: an empty retained payload deletes a picture
-    from the broker and its persistence file. Ours come back not retained: ignored.
+    Fed `Topics.face_picture_filters` at start. `take` runs on paho's thread and only notes
+    the topic; `clear` (the control loop, with the restore of the previous states) publishes
+    an empty retained payload for each, which deletes the picture from the broker and its
+    persistence file.
     """
 
     def __init__(self, publisher: Publisher) -> None:
         self._publisher, self.cleared = publisher, 0
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
 
     def take(self, topic: str, payload: bytes, *, retained: bool) -> None:
-        """Clear one received face picture if it is a retained one."""
+        """Note one received face picture if it is a retained one (paho's thread)."""
         if retained and payload:
+            with self._lock:
+                self._seen.add(topic)
+
+    def clear(self) -> None:
+        """Empty every retained picture noted so far."""
+        with self._lock:
+            topics, self._seen = sorted(self._seen), set()
+        for topic in topics:
             self._publisher.publish(topic, b"", retain=True)
-            self.cleared += 1
+        self.cleared += len(topics)
 
 
 def _log_result(sighting: Sighting, judged: Judgement) -> None:
