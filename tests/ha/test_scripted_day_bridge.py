@@ -43,6 +43,8 @@ from tests.support.scripted_day import (
     Step,
     bridge_config,
     engine_answer,
+    expected_faces,
+    who_is_named,
 )
 
 Setup = Callable[[], Awaitable[Any]]
@@ -209,7 +211,7 @@ def _check_messages(bridge: Bridge, step: Step, sent: list[tuple[str, bytes, boo
         validate_payload("recognition", event)
         assert event["event_type"] == step.event_type
         assert tuple(face["rule"] for face in event["faces"]) == step.face_rules
-        assert [_who(face) for face in event["faces"]] == _faces(step), step.at
+        assert [who_is_named(face) for face in event["faces"]] == expected_faces(step), step.at
     visits = [v for camera in CAMERAS for v in payloads.get(topics.camera_events(camera), [])]
     if step.visit == "known_person":
         expected = [("known_person", a.person, a.rule) for a in step.announced]
@@ -250,22 +252,6 @@ def _check_retained(bridge: Bridge, step: Step) -> None:
         assert state["last_person"] == step.last_person[camera], step.at
         assert state["known_person"] == ("ON" if camera in step.known_at else "OFF"), step.at
         assert state["unknown_face"] == ("ON" if camera in step.unknown_at else "OFF"), step.at
-
-
-def _who(face: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Whom a published face names: as a known person, or as an uncertain face's candidate."""
-    person, candidate = face["person"], face["candidate"]
-    return (
-        None if person is None else person["name"],
-        None if candidate is None else candidate["name"],
-    )
-
-
-def _faces(step: Step) -> list[tuple[str | None, str | None]]:
-    """The day's faces as a user expects them published: uncertain ones name a candidate."""
-    if step.event_type == "uncertain_face":
-        return [(None, face.person) for face in step.faces]
-    return [(face.person, None) for face in step.faces]
 
 
 def _nowhere(hass: HomeAssistant, events: list[Event], sent: list[tuple[str, bytes, bool]]) -> None:

@@ -45,6 +45,8 @@ from tests.support.scripted_day import (
     PRESENCE_TAGS,
     Step,
     engine_answer,
+    expected_faces,
+    who_is_named,
 )
 
 DAY_OPTIONS = dict(INTEGRATION_OPTIONS)
@@ -103,7 +105,7 @@ def _check_answer(step: Step, answer: dict[str, Any]) -> None:
         return
     assert answer["event_type"] == step.event_type
     assert tuple(face["rule"] for face in answer["faces"]) == step.face_rules
-    assert [_who(face) for face in answer["faces"]] == _faces(step), step.at
+    assert [who_is_named(face) for face in answer["faces"]] == expected_faces(step), step.at
 
 
 def _check_fired(step: Step, changes: list[Event], faces: list[Event]) -> None:
@@ -124,22 +126,6 @@ def _check_fired(step: Step, changes: list[Event], faces: list[Event]) -> None:
         assert attributes["camera"] == f"camera.{camera}"
     announced = [(e.data["name"], e.data["rule"]) for e in faces]
     assert announced == [(a.person, a.rule) for a in step.announced], step.at
-
-
-def _who(face: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Whom a published face names: as a known person, or as an uncertain face's candidate."""
-    person, candidate = face["person"], face["candidate"]
-    return (
-        None if person is None else person["name"],
-        None if candidate is None else candidate["name"],
-    )
-
-
-def _faces(step: Step) -> list[tuple[str | None, str | None]]:
-    """The day's faces as a user expects them published: uncertain ones name a candidate."""
-    if step.event_type == "uncertain_face":
-        return [(None, face.person) for face in step.faces]
-    return [(face.person, None) for face in step.faces]
 
 
 def _nowhere(hass: HomeAssistant, events: list[Event], answers: list[dict[str, Any]]) -> None:

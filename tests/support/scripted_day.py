@@ -363,3 +363,19 @@ def _visits(step: Step) -> str:
     if step.visit == "known_person":
         return ", ".join(f"known_person {a.person}" for a in step.announced)
     return step.visit
+
+
+def who_is_named(face: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Whom a published face names: as a known person, or as an uncertain face's candidate."""
+    person, candidate = face["person"], face["candidate"]
+    return (
+        None if person is None else person["name"],
+        None if candidate is None else candidate["name"],
+    )
+
+
+def expected_faces(step: Step) -> list[tuple[str | None, str | None]]:
+    """The day's faces as a user expects them published: uncertain ones name a candidate."""
+    if step.event_type == "uncertain_face":
+        return [(None, face.person) for face in step.faces]
+    return [(face.person, None) for face in step.faces]
