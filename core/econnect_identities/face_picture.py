@@ -21,6 +21,7 @@ thread and the integration in the executor.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -88,20 +89,37 @@ def crop_face(
     Scaled down to at most `max_side` px on its longest side, never up; encoded at falling
     JPEG qualities, then at half the size, until it fits in `max_bytes`.
     """
+    return _crop_all(image, [box], max_side=max_side, margin=margin, max_bytes=max_bytes)[0]
+
+
+def _crop_all(
+    image: bytes,
+    boxes: Sequence[BoundingBox],
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    margin: float = DEFAULT_MARGIN,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[bytes | None]:
+    """`crop_face` for several boxes of one snapshot, decoded once."""
     from PIL import Image
 
+    side = max(max_side, MIN_SIDE)
+    crops: list[Image.Image | None] = []
     try:
         with Image.open(io.BytesIO(image)) as source:
             if source.width * source.height > MAX_PIXELS:
-                return None
-            corners = crop_box(box, source.size, margin)
-            if corners is None:
-                return None
-            face = source.crop(corners).convert("RGB")
+                return [None] * len(boxes)
+            for box in boxes:
+                corners = crop_box(box, source.size, margin)
+                crops.append(None if corners is None else source.crop(corners).convert("RGB"))
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError):
-        return None  # not an image Pillow can read (truncated, unknown format, bomb)
-    face.thumbnail((max(max_side, MIN_SIDE), max(max_side, MIN_SIDE)))
-    return _fit(face, max_bytes)
+        return [None] * len(boxes)  # not an image Pillow can read (truncated, unknown format)
+    pictures: list[bytes | None] = []
+    for face in crops:
+        if face is not None:
+            face.thumbnail((side, side))
+        pictures.append(None if face is None else _fit(face, max_bytes))
+    return pictures
 
 
 def _fit(face: Image.Image, max_bytes: int) -> bytes | None:
@@ -152,16 +170,20 @@ def faces_to_picture(judgement: Judgement) -> FacePictures:
 
 
 def pictures_of(image: bytes, judgement: Judgement) -> tuple[dict[str, bytes], bytes | None]:
-    """Cut the pictures of one judged snapshot: per known person, and its unknown face.
+    """Cut the pictures of one judged snapshot (decoded once): per known person, its unknown face.
 
     Returns (person display name → JPEG, unknown face JPEG or None); a face that cannot be
     cut is left out. CPU work: a worker thread or the executor.
     """
     chosen = faces_to_picture(judgement)
-    known = {
-        name: picture
-        for name, face in chosen.known.items()
-        if (picture := crop_face(image, face.box)) is not None
-    }
-    unknown = None if chosen.unknown is None else crop_face(image, chosen.unknown.box)
+    names = list(chosen.known)
+    boxes = [chosen.known[name].box for name in names]
+    if chosen.unknown is not None:
+        boxes.append(chosen.unknown.box)
+    if not boxes:
+        return {}, None
+    pictures = _crop_all(image, boxes)
+    per_person = zip(names, pictures[: len(names)], strict=True)
+    known = {name: picture for name, picture in per_person if picture is not None}
+    unknown = pictures[-1] if chosen.unknown is not None else None
     return known, unknown
