@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.econnect_identities.const import DOMAIN
-from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+from econnect_bridge.discovery import DiscoveryContext, device_messages, discovery_messages
 from econnect_identities import naming
 
 NAMES = ("José Núñez", "Anna-Lena", "O'Brien", "李雷", "Ægir Þór", "Straße", "Jane Doe", "Jane-Doe")
@@ -51,9 +51,9 @@ def _payloads() -> dict[str, dict[str, Any]]:
 async def announced(
     hass: HomeAssistant, mock_hass_config: None, mqtt_mock_entry: Setup
 ) -> AsyncIterator[HomeAssistant]:
-    """Home Assistant's MQTT integration, with every discovery config of `CTX` received."""
+    """Home Assistant's MQTT integration, with the device configs of `CTX` received."""
     await mqtt_mock_entry()
-    for message in discovery_messages(CTX):
+    for message in device_messages(CTX):
         async_fire_mqtt_message(hass, message.topic, message.encode(), qos=1, retain=True)
         await hass.async_block_till_done()
     yield hass

@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 from econnect_bridge.app import book_settings, discovery_context, fixed_cameras, topic_subjects
 from econnect_bridge.config.model import BridgeConfig
 from econnect_bridge.delivery import CameraRules, Delivery
-from econnect_bridge.discovery import discovery_messages
+from econnect_bridge.discovery import device_messages
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import Snapshot, Source, sources_from_config
 from econnect_bridge.statebook import StateBook
@@ -149,7 +149,7 @@ async def bridge(
     await mqtt_mock_entry()
     bridge = _bridge(hass, tmp_path)
     context = discovery_context(bridge.config, bridge.topics.slugs, bridge.topics.subjects)
-    for message in discovery_messages(context):
+    for message in device_messages(context):  # what the bridge publishes
         async_fire_mqtt_message(hass, message.topic, message.encode(), qos=1, retain=True)
         await hass.async_block_till_done()
     async_fire_mqtt_message(hass, bridge.topics.availability(), b"online", qos=1, retain=True)

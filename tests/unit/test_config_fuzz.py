@@ -152,7 +152,7 @@ topic_filters = st.lists(LEVELS, min_size=1, max_size=4).map("/".join) | st.list
 def test_no_valid_config_subscribes_to_its_own_output(
     topics: list[str], base_topic: str, discovery: bool, frigate_prefix: str
 ) -> None:
-    from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+    from econnect_bridge.discovery import DiscoveryContext, device_messages, discovery_messages
     from econnect_bridge.messages import topic_matches
     from econnect_bridge.sources import sources_from_config
     from econnect_bridge.states import Topics
@@ -173,7 +173,8 @@ def test_no_valid_config_subscribes_to_its_own_output(
     published = [own.events(), own.errors(), own.availability(), own.bridge_state()]
     published += [own.annotated("a"), own.camera_state("x"), own.person_state("a")]
     if discovery:
-        published += [m.topic for m in discovery_messages(DiscoveryContext(base_topic=base_topic))]
+        context = DiscoveryContext(base_topic=base_topic)
+        published += [m.topic for m in (*device_messages(context), *discovery_messages(context))]
     for source in sources_from_config(config):
         hits = [topic for topic in published if topic_matches(source.subscription, topic)]
         assert hits == [], (source.subscription, hits)

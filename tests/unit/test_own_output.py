@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from econnect_bridge.config import config_from_dict
-from econnect_bridge.discovery import DiscoveryContext, discovery_messages
+from econnect_bridge.discovery import DiscoveryContext, device_messages, discovery_messages
 from econnect_bridge.messages import topic_matches
 from econnect_bridge.own_output import (
     describe_own_filter,
@@ -56,6 +56,8 @@ def test_every_topic_the_bridge_publishes_is_own_output() -> None:
         topics.tag_state("VIP"),
     ]
     context = DiscoveryContext(cameras=("garage",), tags=("VIP",), persons=("Jane",))
+    published += [message.topic for message in device_messages(context)]
+    # an older version's per-entity topics get the migration messages and their clean-up
     published += [message.topic for message in discovery_messages(context)]
     own = own_filters("econnect", "homeassistant")
     assert len(published) > 15
