@@ -89,19 +89,35 @@ def _frigate_section(options: dict[str, Any]) -> dict[str, Any]:
     return frigate
 
 
+def _processing_section(options: dict[str, Any]) -> dict[str, Any]:
+    processing = {"cooldown": options["cooldown"], "min_confidence": options["min_confidence"]}
+    if options.get("uncertain_min_confidence") is not None:
+        processing["uncertain_min_confidence"] = options["uncertain_min_confidence"]
+    return processing
+
+
+def _rule(option: dict[str, Any]) -> dict[str, Any]:
+    """One rule: the options form has no nested lists, so `cameras` is comma-separated."""
+    rule = {key: option.get(key) for key in ("person", "tag", "min_confidence", "exclude")}
+    rule = {key: value for key, value in rule.items() if value not in (None, "")}
+    cameras = [name.strip() for name in str(option.get("cameras") or "").split(",")]
+    return rule | {"cameras": [name for name in cameras if name]}
+
+
 def bridge_config(options: dict[str, Any], service: dict[str, Any] | None) -> dict[str, Any]:
     """Map the app's options (and the broker service) onto the bridge's configuration keys."""
     return {
         "api": _api_section(options),
         "mqtt": _mqtt_section(options, service),
-        "processing": {
-            "cooldown": options["cooldown"],
-            "min_confidence": options["min_confidence"],
-        },
+        "processing": _processing_section(options),
         "cameras": [{"name": c["name"], "topic": c["topic"]} for c in options["cameras"]],
+        "rules": [_rule(option) for option in options.get("rules", [])],
         "frigate": _frigate_section(options),
         "homeassistant": {"tags": options["tags"], "persons": options["persons"]},
-        "publish": {"annotated_snapshot": options["annotated_snapshot"]},
+        "publish": {
+            "annotated_snapshot": options["annotated_snapshot"],
+            "face_pictures": options.get("face_pictures", False),
+        },
         "logging": {"level": options["log_level"]},
         # For the Supervisor's watchdog, which reaches the app over its internal network.
         "health": {"enabled": True, "host": "0.0.0.0", "port": HEALTH_PORT},  # noqa: S104

@@ -209,8 +209,9 @@ def test_emulator_and_annotation_need_no_extra() -> None:
     assert annotate(make_snapshot(), [])[:2] == b"\xff\xd8"  # a JPEG came back
 
 
-def test_check_config_warns_when_annotation_cannot_be_served(tmp_path: Path) -> None:
-    text = base_config("http://127.0.0.1:9", 1883, "publish:\n  annotated_snapshot: true\n")
+def test_check_config_warns_when_pictures_cannot_be_served(tmp_path: Path) -> None:
+    extra = "publish:\n  annotated_snapshot: true\n  face_pictures: true\n"
+    text = base_config("http://127.0.0.1:9", 1883, extra)
     path = write_config(tmp_path / "config.yaml", text)
     hidden = "import sys, runpy; sys.modules['PIL'] = None"
     done = subprocess.run(
@@ -226,6 +227,6 @@ def test_check_config_warns_when_annotation_cannot_be_served(tmp_path: Path) -> 
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    assert (
-        "publish.annotated_snapshot is on but Pillow is not installed" in done.stdout + done.stderr
-    )
+    said = done.stdout + done.stderr
+    assert "publish.annotated_snapshot is on but Pillow is not installed" in said
+    assert "publish.face_pictures is on but Pillow is not installed" in said

@@ -170,12 +170,20 @@ def _install_warnings(config: BridgeConfig) -> list[str]:
     """Warn about features that are on but that this installation cannot serve."""
     from econnect_identities.annotate import pillow_available
 
-    if config.publish.annotated_snapshot and not pillow_available():
-        return [
+    if pillow_available():
+        return []
+    publish, warnings = config.publish, []
+    if publish.annotated_snapshot:
+        warnings.append(
             "publish.annotated_snapshot is on but Pillow is not installed, so no annotated "
             "snapshot will be published: pip install Pillow (or turn the option off)."
-        ]
-    return []
+        )
+    if publish.face_pictures:
+        warnings.append(
+            "publish.face_pictures is on but Pillow is not installed, so no face picture "
+            "will be published: pip install Pillow (or turn the option off)."
+        )
+    return warnings
 
 
 def _api_warnings(config: BridgeConfig) -> list[str]:
