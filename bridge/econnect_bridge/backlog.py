@@ -14,8 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-#: While connected, the workers wait when this many messages are not yet published.
-HIGH_WATER = 200
+#: While connected, the workers wait when this many messages are not yet published: about
+#: five results (a result is three to six messages). What waits here is what every new event
+#: waits behind, so this bounds the event's delay: at the ~1,000 QoS 1 messages/s the bridge
+#: gets acknowledged on loopback when its CPU is the limit, 200 meant an event delay of
+#: 200 to 350 ms at p99 (engine at 0 ms, `docs/performance.md`), 32 means 40 to 65 ms, at the same
+#: throughput. It stays below paho's window (`mqtt.MAX_INFLIGHT`), so paho never queues.
+HIGH_WATER = 32
 
 
 class OutgoingBacklog:

@@ -6,6 +6,7 @@ import threading
 
 from econnect_bridge.acks import AckHolder
 from econnect_bridge.backlog import HIGH_WATER, OutgoingBacklog
+from econnect_bridge.mqtt import MAX_INFLIGHT
 
 
 def test_connected_nothing_is_refused_and_workers_wait_at_high_water() -> None:
@@ -26,6 +27,18 @@ def test_connected_nothing_is_refused_and_workers_wait_at_high_water() -> None:
     thread.join(5)
     assert released.is_set()
     assert backlog.dropped_while_away == 0
+
+
+def test_results_wait_in_the_backlog_not_in_paho() -> None:
+    # Past paho's in-flight window messages would queue inside paho, where nothing bounds how
+    # long a new event waits behind them: the workers must stop first, with room left for the
+    # results the eight workers still finish (six messages each) after the gate closed.
+    backlog = OutgoingBacklog(limit_while_away=5, passing=lambda: False)
+    for mid in range(MAX_INFLIGHT):
+        backlog.record(mid, 1)
+        if not backlog.wait_for_room(0):
+            break
+    assert len(backlog) <= MAX_INFLIGHT // 2  # the gate closed with room left in the window
 
 
 def test_away_the_bound_applies_and_the_drops_are_counted_once() -> None:
