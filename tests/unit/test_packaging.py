@@ -230,7 +230,13 @@ def test_every_option_is_mapped() -> None:
             persons=["Jane Doe"],
             cooldown=10,
             min_confidence=0.5,
+            uncertain_min_confidence=0.4,
+            rules=[
+                {"tag": "Family", "min_confidence": 0.9},
+                {"person": "Bob", "exclude": True, "cameras": "shop_floor, till"},
+            ],
             annotated_snapshot=False,
+            face_pictures=True,
             log_level="DEBUG",
             mqtt_host="broker.lan",
             mqtt_port=1884,
@@ -253,6 +259,15 @@ def test_every_option_is_mapped() -> None:
     assert list(clean["homeassistant"]["tags"]) == ["VIP"]
     assert clean["processing"]["cooldown"] == 10
     assert clean["publish"]["annotated_snapshot"] is False
+    assert clean["publish"]["face_pictures"] is True
+    assert clean["processing"]["uncertain_min_confidence"] == 0.4
+    family, bob = clean["rules"]
+    assert (family["tag"], family["min_confidence"], list(family["cameras"])) == ("Family", 0.9, [])
+    assert (bob["person"], bob["exclude"], list(bob["cameras"])) == (
+        "Bob",
+        True,
+        ["shop_floor", "till"],
+    )
     assert clean["logging"]["level"] == "DEBUG"
 
 
