@@ -160,7 +160,9 @@ def bridge_child(config_path: Path, log_path: Path) -> Child:
     )
 
 
-def admin(url: str, route: str, data: dict[str, Any] | None = None) -> Any:
+def admin(
+    url: str, route: str, data: dict[str, Any] | None = None, *, timeout: float = 10.0
+) -> Any:
     """Call one of the emulator's loopback admin routes (`stats`, `reset`, `faults`)."""
     body = None if data is None else json.dumps(data).encode()
     method = "GET" if route == "stats" else "POST"
@@ -172,7 +174,7 @@ def admin(url: str, route: str, data: dict[str, Any] | None = None) -> Any:
     )
     if method == "POST" and body is None:
         request.data = b"{}"
-    with urllib.request.urlopen(request, timeout=10) as reply:  # loopback only
+    with urllib.request.urlopen(request, timeout=timeout) as reply:  # loopback only
         return json.loads(reply.read() or b"null")
 
 

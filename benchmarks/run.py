@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,13 +150,21 @@ class Bench:
         ]
         log(f"images ready in {time.monotonic() - started:.1f} s: " + self._image_sizes())
         self.broker, self.port = procs.start_mosquitto(self.workdir, self.settings.broker_conf)
+        self._start_engine(procs.free_port())
+        self.publisher = load.Publisher(self.port)
+        self.collector = load.Collector(
+            self.port, [EVENTS, ERRORS, STATE, AVAILABILITY, NAIVE_EVENTS, NODERED_EVENTS, FLOOR]
+        )
+
+    def _start_engine(self, port: int) -> None:
+        """Start the engine process on `port` with the run's latency and capacity."""
         s = self.settings
         self.engine = procs.python_child(
             "engine",
             [
                 str(ROOT / "benchmarks" / "engine_proc.py"),
                 "--port",
-                str(procs.free_port()),
+                str(port),
                 "--latency-ms",
                 str(s.latency_ms),
                 "--capacity",
@@ -167,10 +176,36 @@ class Bench:
             wait_line="READY",
         )
         self.engine_url = self.engine.first_line.split()[1]
-        self.publisher = load.Publisher(self.port)
-        self.collector = load.Collector(
-            self.port, [EVENTS, ERRORS, STATE, AVAILABILITY, NAIVE_EVENTS, NODERED_EVENTS, FLOOR]
-        )
+
+    def restart_engine(self, why: str) -> int | None:
+        """Replace the engine by a fresh process (same latency, capacity and port); return
+        how many requests the old one still had in flight (None: it did not say in time).
+
+        Why not wait for the old one to drain: after a peer with no concurrency limit it holds
+        thousands of requests whose client has gone, each a thread waiting at the capacity
+        gate, and every slot released wakes them all; it then serves far slower than its
+        capacity and can take minutes to drain, while a start-up probe queues behind them. A
+        fresh process has none of that. The same port keeps the url the bridge's configuration
+        and the ceilings use; a new free port only if another process took it meanwhile.
+        """
+        left = self._engine_in_flight()
+        port = int(self.engine_url.rsplit(":", 1)[1])
+        if self.engine is not None:
+            self.engine.stop(timeout=5)
+        try:
+            self._start_engine(port)
+        except RuntimeError:
+            self._start_engine(procs.free_port())
+        log(f"fresh engine at {self.engine_url} ({why}; the old one had {left} in flight)")
+        return left
+
+    def _engine_in_flight(self) -> int | None:
+        """Requests the engine holds now, or None when its stats do not come back in 2 s."""
+        try:
+            value = procs.admin(self.engine_url, "stats", timeout=2).get("in_flight_received")
+        except OSError:
+            return None
+        return value if isinstance(value, int) else None
 
     def _image_sizes(self) -> str:
         return ", ".join(
@@ -195,19 +230,6 @@ class Bench:
         latency, capacity = self.faults or (self.settings.latency_ms, self.settings.capacity)
         procs.admin(self.engine_url, "reset")
         procs.admin(self.engine_url, "faults", {"latency_ms": latency, "capacity": capacity})
-
-    def wait_engine_idle(self, limit: float = 120.0) -> float:
-        """Wait until the engine has no request left (a peer with no concurrency limit leaves
-        a backlog queued at the engine); return how long that took, in seconds."""
-        started = time.monotonic()
-        while time.monotonic() - started < limit:
-            if not procs.admin(self.engine_url, "stats").get("in_flight_received"):
-                break
-            time.sleep(0.25)
-        waited = time.monotonic() - started
-        if waited > 1:
-            log(f"the engine's backlog took {waited:.1f} s to drain")
-        return round(waited, 1)
 
     def engine_stats(self) -> dict[str, Any]:
         """The engine's view of the last scenario."""
@@ -293,14 +315,19 @@ class Bench:
         faults: tuple[float, int] | None = None,
     ) -> dict[str, Any]:
         """Run the real bridge as a child process and feed it `rate` snapshots/s."""
-        self._bridges += 1
         self.faults = faults
-        config = self._bridge_config(self._bridges)
-        child = procs.bridge_child(config, self.workdir / f"bridge-{self._bridges}.log")
-        watch = procs.ProcWatch(child.pid).start()
+
+        def spawn() -> procs.Child:
+            self._bridges += 1
+            config = self._bridge_config(self._bridges)  # the engine url of this attempt
+            return procs.bridge_child(config, self.workdir / f"bridge-{self._bridges}.log")
+
         try:
-            self.reset_engine()
-            startup = self._wait_ready(child)
+            child, watch, startup = self._start_ready(spawn, EVENTS)
+        except BaseException:
+            self.faults = None
+            raise
+        try:
             result = self._drive(
                 name,
                 size,
@@ -327,37 +354,42 @@ class Bench:
         rate: float,
         duration: float,
         faults: tuple[float, int] | None = None,
-        drain: bool = True,
+        fresh_engine: bool = True,
     ) -> dict[str, Any]:
         """Run the Node-RED flow (benchmarks/nodered_peer.py) under the same load as the bridge.
 
         The flow has no concurrency limit (Node-RED's http request node opens as many
         keep-alive connections as there are messages in flight), so past the engine's capacity
-        its requests queue at the engine; `drain` waits for that backlog to clear so that the
-        next scenario starts on an idle engine.
+        its requests queue at the engine; `fresh_engine` replaces the engine afterwards
+        (`restart_engine`) so that the next scenario starts on an idle one.
         """
         assert self.node_red is not None
         node, red = self.node_red
-        self._noderes += 1
         self.faults = faults
-        user_dir = self.workdir / f"node-red-{self._noderes}"
-        settings = nodered_peer.write_user_dir(
-            user_dir,
-            broker_port=self.port,
-            engine_url=self.engine_url,
-            topic="bench/+/+",
-            events_topic=NODERED_EVENTS,
-        )
-        child = procs.Child(
-            "node-red",
-            nodered_peer.argv(node, red, user_dir, settings),
-            self.workdir / f"node-red-{self._noderes}.log",
-            wait_line="",
-        )
-        watch = procs.ProcWatch(child.pid).start()
+
+        def spawn() -> procs.Child:
+            self._noderes += 1
+            user_dir = self.workdir / f"node-red-{self._noderes}"
+            settings = nodered_peer.write_user_dir(
+                user_dir,
+                broker_port=self.port,
+                engine_url=self.engine_url,  # the engine of this attempt
+                topic="bench/+/+",
+                events_topic=NODERED_EVENTS,
+            )
+            return procs.Child(
+                "node-red",
+                nodered_peer.argv(node, red, user_dir, settings),
+                self.workdir / f"node-red-{self._noderes}.log",
+                wait_line="",
+            )
+
         try:
-            self.reset_engine()
-            startup = self._wait_ready(child, events_topic=NODERED_EVENTS)
+            child, watch, startup = self._start_ready(spawn, NODERED_EVENTS)
+        except BaseException:
+            self.faults = None
+            raise
+        try:
             result = self._drive(
                 name,
                 size,
@@ -373,9 +405,9 @@ class Bench:
         finally:
             watch.stop()
             child.stop()
-        if drain:
-            result["engine_backlog_drain_s"] = self.wait_engine_idle()
         self.faults = None
+        if fresh_engine:
+            result["engine_in_flight_left"] = self.restart_engine("after a Node-RED scenario")
         return result
 
     def naive(self, size: str, *, rate: float, duration: float) -> dict[str, Any]:
@@ -433,6 +465,29 @@ processing:
 """
         )
         return path
+
+    def _start_ready(
+        self, spawn: Callable[[], procs.Child], events_topic: str
+    ) -> tuple[procs.Child, procs.ProcWatch, dict[str, float | None]]:
+        """Start a peer with `spawn()` and time it to ready; if it never gets ready, stop it
+        and try once more on a fresh engine (a busy engine is the likely cause, not the peer).
+
+        A second failure means the benchmark cannot run: the error goes up (exit status 1).
+        """
+        for attempt in (1, 2):
+            child: procs.Child = spawn()
+            watch = procs.ProcWatch(child.pid).start()
+            try:
+                self.reset_engine()
+                return child, watch, self._wait_ready(child, events_topic=events_topic)
+            except (RuntimeError, OSError) as err:
+                watch.stop()
+                child.stop()
+                if attempt == 2:
+                    raise
+                log(f"{child.name} not ready ({err}); once more on a fresh engine")
+                self.restart_engine(f"{child.name} did not get ready")
+        raise AssertionError("unreachable")
 
     def _wait_ready(
         self, child: procs.Child, events_topic: str = EVENTS
@@ -764,7 +819,7 @@ def run(
                 cameras=s.cameras,
                 rate=full * 2,
                 duration=p.overload,
-                drain=False,
+                fresh_engine=False,
             )
         broker_drops = procs.queue_drops(workdir / "mosquitto.log")
     except BaseException:
