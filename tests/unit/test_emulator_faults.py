@@ -20,6 +20,7 @@ import requests
 
 from econnect_bridge.emulator import Emulator, load_gallery, sample_gallery_path
 from econnect_bridge.emulator.cli import main as cli_main
+from econnect_bridge.emulator.faults import Faults
 from tests.support.certs import make_certs
 
 SAMPLES = sample_gallery_path().parent
@@ -135,6 +136,42 @@ def test_capacity_limits_concurrency(emu: Emulator) -> None:
     emu.faults.update(latency_ms=150)
     _concurrent_publishes(emu, token, 6)
     assert emu.stats()["max_concurrent_publish"] > 2
+
+
+def test_a_queue_far_above_capacity_is_served_at_capacity_and_none_is_forgotten() -> None:
+    # A client with no limit of its own (a Node-RED flow) leaves hundreds of requests at the
+    # gate: every freed slot must hand itself to one of them, and raising the capacity must
+    # let more through at once, while requests waiting on a hang share the same lock.
+    faults = Faults()
+    faults.update(capacity=4)
+    active, most, served = 0, 0, 0
+    count = threading.Lock()
+
+    def request() -> None:
+        nonlocal active, most, served
+        with faults.capacity_slot():
+            with count:
+                active += 1
+                most = max(most, active)
+            time.sleep(0.01)  # 300 at 4 at once: 0.75 s, long past the capacity change
+            with count:
+                active -= 1
+                served += 1
+
+    hung = threading.Thread(target=faults.wait_while_hanging)
+    faults.update(hang=True)
+    hung.start()
+    threads = [threading.Thread(target=request) for _ in range(300)]
+    for thread in threads:
+        thread.start()
+    faults.update(capacity=8)
+    for thread in threads:
+        thread.join(10)
+    assert served == 300, "a freed slot was not handed on"
+    assert 4 < most <= 8
+    faults.update(hang=False)
+    hung.join(5)
+    assert not hung.is_alive()
 
 
 def test_slow_body(emu: Emulator) -> None:

@@ -63,7 +63,12 @@ class Faults:
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # Its own condition (same lock): a freed slot wakes one waiter, not every waiting
+        # request; with thousands queued (a client with no limit of its own), waking them all
+        # on every release made the emulator serve far below its capacity.
+        self._slot_free = threading.Condition(lock)
         self._settings = FaultSettings()
         self._active = 0
         self._generation = 0
@@ -87,20 +92,25 @@ class Faults:
         checked = {k: _check(k, v, defaults[k]) for k, v in changes.items()}
         with self._cond:
             self._settings = dataclasses.replace(self._settings, **checked)
-            self._cond.notify_all()
+            self._wake_all()
             return self._settings
 
     def reset(self) -> None:
         """All knobs off; wakes anything waiting on a hang or the capacity gate."""
         with self._cond:
             self._settings = FaultSettings()
-            self._cond.notify_all()
+            self._wake_all()
 
     def interrupt(self) -> None:
         """Release every waiter now (the server is stopping)."""
         with self._cond:
             self._generation += 1
-            self._cond.notify_all()
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        """Wake every waiter, on a hang or at the gate (the knobs changed); lock held."""
+        self._cond.notify_all()
+        self._slot_free.notify_all()
 
     def snapshot(self) -> dict[str, Any]:
         """The knobs as a JSON-able dict."""
@@ -112,14 +122,14 @@ class Faults:
         with self._cond:
             gen = self._generation
             while 0 < self._settings.capacity <= self._active and gen == self._generation:
-                self._cond.wait()
+                self._slot_free.wait()
             self._active += 1
         try:
             yield
         finally:
             with self._cond:
                 self._active -= 1
-                self._cond.notify_all()
+                self._slot_free.notify()
 
     def wait_while_hanging(self) -> None:
         """Block while ``hang`` is set, at most ``MAX_HANG_SECONDS``."""
