@@ -26,8 +26,9 @@ PUBLISH = (
 
 
 def _bench(tmp_path: Path) -> Bench:
+    # A call takes 20 s, far longer than a test: what the engine holds cannot change under it.
     settings = Settings(
-        latency_ms=500, capacity=1, concurrency=1, connect_rtt_ms=0, cameras=1, half_cameras=1
+        latency_ms=20_000, capacity=1, concurrency=1, connect_rtt_ms=0, cameras=1, half_cameras=1
     )
     bench = Bench(PROFILES["short"], settings, tmp_path)
     bench._start_engine(procs.free_port())
