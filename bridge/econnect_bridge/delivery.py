@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from econnect_bridge.ports import Publisher
 from econnect_bridge.recovery import Recovered, recover
 from econnect_bridge.reporting import Reporter
 from econnect_bridge.sources import Snapshot, Source
-from econnect_bridge.statebook import StateBook
+from econnect_bridge.statebook import Message, StateBook
 from econnect_bridge.states import Topics
 from econnect_identities.annotate import annotate
 from econnect_identities.events import Sighting
@@ -126,6 +127,12 @@ class Delivery:
         self._clock = clock
         self._wall_clock = wall_clock
         self._lock = threading.Lock()  # the book is shared by workers and the control loop
+        # What the book made, in the order it made it, until published (`_send_queued`): two
+        # results (or a result and an expiry) that touch one state reach the broker in the
+        # order the book changed, so the retained state is its last word, never an older one
+        # overtaking it; publishing happens outside the book's lock, one thread at a time.
+        self._outbox: deque[Message] = deque()
+        self._send_lock = threading.Lock()
         self._objects: ObjectAnswers | None = None
 
     def follow_objects(self, objects: ObjectAnswers) -> None:
@@ -176,15 +183,29 @@ class Delivery:
             _log_result(sighting, judged)
         if judged.nothing_left:
             return
+        event, event_id = self._book.event(judged, sighting)  # reads no state: no lock
+        self._reporter.send([event])  # first, before the states are even built
+        now, cooldown = self._clock(), source.settings.cooldown
         with self._lock:
-            messages = self._book.record(
-                judged, sighting, self._clock(), cooldown=source.settings.cooldown
+            self._outbox.extend(
+                self._book.states(judged, sighting, event_id, now, cooldown=cooldown)
             )
-        self._reporter.send(messages)
+        self._send_queued()
         if self._annotate:
             self._publish_annotated(snapshot, judged.result)
         if self._face_pictures:
             self._publish_faces(snapshot, judged)
+
+    def _send_queued(self) -> None:
+        """Publish what the book lined up, oldest first; return once this thread's are out.
+
+        One thread publishes at a time. A thread that finds the outbox empty had its messages
+        published by the one before it, so when it returns (and its snapshot is acknowledged)
+        its outcome has been handed to the client either way.
+        """
+        with self._send_lock:
+            while self._outbox:
+                self._reporter.send((self._outbox.popleft(),))
 
     @staticmethod
     def _sighting(snapshot: Snapshot, source: Source, latency: float, delayed: bool) -> Sighting:
@@ -228,8 +249,8 @@ class Delivery:
     def expire(self) -> None:
         """Turn off expired presence and publish the states that changed."""
         with self._lock:
-            messages = self._book.expire(self._clock())
-        self._reporter.send(messages)
+            self._outbox.extend(self._book.expire(self._clock()))
+        self._send_queued()
 
     def restore(self, messages: Iterable[tuple[str, bytes]]) -> Recovered:
         """Take back the states a previous run retained, and publish them reconciled.
@@ -242,8 +263,8 @@ class Delivery:
         """
         recovered = recover(messages, self._topics)
         with self._lock:
-            out = self._book.restore(recovered, self._wall_clock(), self._clock())
-        self._reporter.send(out)
+            self._outbox.extend(self._book.restore(recovered, self._wall_clock(), self._clock()))
+        self._send_queued()
         _LOGGER.info(
             "Recovered %d retained state(s) from the broker (%d ignored)",
             len(recovered),
@@ -254,8 +275,8 @@ class Delivery:
     def initial(self, cameras: tuple[str, ...]) -> None:
         """Announce every camera, person and tag not recovered by `restore`, as absent."""
         with self._lock:
-            messages = self._book.initial(cameras, self._wall_clock())
-        self._reporter.send(messages)
+            self._outbox.extend(self._book.initial(cameras, self._wall_clock()))
+        self._send_queued()
 
     def add_subjects(
         self, *, persons: tuple[str, ...], tags: tuple[str, ...], announce: bool
@@ -263,8 +284,9 @@ class Delivery:
         """Track more persons and tags; publish them as absent if `announce`."""
         with self._lock:
             messages = self._book.add_subjects(persons=persons, tags=tags)
-        if announce:
-            self._reporter.send(messages)
+            if announce:
+                self._outbox.extend(messages)
+        self._send_queued()
 
 
 class StaleFacePictures:
