@@ -18,7 +18,7 @@ from collections.abc import Callable
 #: five results (a result is three to six messages). What waits here is what every new event
 #: waits behind, so this bounds the event's delay: at the ~1,000 QoS 1 messages/s the bridge
 #: gets acknowledged on loopback when its CPU is the limit, 200 meant an event delay of
-#: 200 to 350 ms at p99 (engine at 0 ms, `docs/performance.md`), 32 means 40 to 65 ms, at the same
+#: 200 to 400 ms at p99 (engine at 0 ms, `docs/performance.md`), 32 means 40 to 80 ms, at the same
 #: throughput. It stays below paho's window (`mqtt.MAX_INFLIGHT`), so paho never queues.
 HIGH_WATER = 32
 

@@ -1,7 +1,8 @@
 """An engine answer out as messages: thresholds, rules, events, sightings, states, images.
 
 The state book decides what to publish (it is pure); this stage feeds it, under one lock since
-workers and the control loop share it, and publishes what it returns. A snapshot that will
+workers and the control loop share it, and publishes what it returns in the order it returned
+it (an ordered outbox), a result's event first. A snapshot that will
 never get an answer is reported here too, as an error event. At start, `restore` hands the
 retained states read back from the broker to the book (`econnect_bridge.recovery`).
 

@@ -90,6 +90,7 @@ def _frigate_section(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _processing_section(options: dict[str, Any]) -> dict[str, Any]:
+    """Thresholds; an unset uncertain band keeps the bridge's own default."""
     processing = {"cooldown": options["cooldown"], "min_confidence": options["min_confidence"]}
     if options.get("uncertain_min_confidence") is not None:
         processing["uncertain_min_confidence"] = options["uncertain_min_confidence"]
