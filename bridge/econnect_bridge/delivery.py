@@ -186,16 +186,16 @@ class Delivery:
             return
         event, event_id = self._book.event(judged, sighting)  # reads no state: no lock
         self._reporter.send([event])  # first, before the states are even built
+        faces = self._face_messages(snapshot, judged) if self._face_pictures else []
         now, cooldown = self._clock(), source.settings.cooldown
         with self._lock:
             self._outbox.extend(
                 self._book.states(judged, sighting, event_id, now, cooldown=cooldown)
             )
+            self._outbox.extend(faces)  # with the states: the face retained is the last one's
         self._send_queued()
         if self._annotate:
             self._publish_annotated(snapshot, judged.result)
-        if self._face_pictures:
-            self._publish_faces(snapshot, judged)
 
     def _send_queued(self) -> None:
         """Publish what the book lined up, oldest first; return once this thread's are out.
@@ -226,14 +226,19 @@ class Delivery:
             topic = self._topics.annotated(snapshot.camera)
             self._publisher.publish(topic, image, retain=self._retain_state)
 
-    def _publish_faces(self, snapshot: Snapshot, judged: Judgement) -> None:
-        """Publish the known persons' faces and the camera's unknown face, always retained."""
+    def _face_messages(self, snapshot: Snapshot, judged: Judgement) -> list[Message]:
+        """The known persons' faces and the camera's unknown face, always retained.
+
+        Cut before the book's lock is taken (decoding the snapshot is the costly part), and
+        published from the outbox behind the states of the same result, so that one person
+        seen on two cameras at once keeps the picture of the sighting their state shows.
+        """
         known, unknown = pictures_of(snapshot.image, judged)
-        for name, picture in known.items():
-            self._publisher.publish(self._topics.person_face(name), picture, retain=True)
+        faces = [Message(self._topics.person_face(n), p, retain=True) for n, p in known.items()]
         if unknown is not None:
             topic = self._topics.camera_unknown_face(snapshot.camera)
-            self._publisher.publish(topic, unknown, retain=True)
+            faces.append(Message(topic, unknown, retain=True))
+        return faces
 
     def lose(self, snapshot: Snapshot, err: CallFailure) -> None:
         """A snapshot will never get a result: count it and say why in an error event.
