@@ -322,11 +322,7 @@ class Bench:
             config = self._bridge_config(self._bridges)  # the engine url of this attempt
             return procs.bridge_child(config, self.workdir / f"bridge-{self._bridges}.log")
 
-        try:
-            child, watch, startup = self._start_ready(spawn, EVENTS)
-        except BaseException:
-            self.faults = None
-            raise
+        child, watch, startup = self._start_ready(spawn, EVENTS)  # a failure ends the run
         try:
             result = self._drive(
                 name,
@@ -384,11 +380,7 @@ class Bench:
                 wait_line="",
             )
 
-        try:
-            child, watch, startup = self._start_ready(spawn, NODERED_EVENTS)
-        except BaseException:
-            self.faults = None
-            raise
+        child, watch, startup = self._start_ready(spawn, NODERED_EVENTS)  # a failure ends the run
         try:
             result = self._drive(
                 name,

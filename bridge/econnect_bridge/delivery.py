@@ -188,14 +188,18 @@ class Delivery:
         self._reporter.send([event])  # first, before the states are even built
         faces = self._face_messages(snapshot, judged) if self._face_pictures else []
         now, cooldown = self._clock(), source.settings.cooldown
-        with self._lock:
-            self._outbox.extend(
-                self._book.states(judged, sighting, event_id, now, cooldown=cooldown)
-            )
-            self._outbox.extend(faces)  # with the states: the face retained is the last one's
-        self._send_queued()
+        # The faces go with the states: the picture retained is that of the last state's result.
+        self._book_says(
+            lambda: [*self._book.states(judged, sighting, event_id, now, cooldown=cooldown), *faces]
+        )
         if self._annotate:
             self._publish_annotated(snapshot, judged.result)
+
+    def _book_says(self, change: Callable[[], Iterable[Message]]) -> None:
+        """Change the book under its lock, line up what it says, and publish it in order."""
+        with self._lock:
+            self._outbox.extend(change())
+        self._send_queued()
 
     def _send_queued(self) -> None:
         """Publish what the book lined up, oldest first; return once this thread's are out.
@@ -254,9 +258,7 @@ class Delivery:
 
     def expire(self) -> None:
         """Turn off expired presence and publish the states that changed."""
-        with self._lock:
-            self._outbox.extend(self._book.expire(self._clock()))
-        self._send_queued()
+        self._book_says(lambda: self._book.expire(self._clock()))
 
     def restore(self, messages: Iterable[tuple[str, bytes]]) -> Recovered:
         """Take back the states a previous run retained, and publish them reconciled.
@@ -268,9 +270,7 @@ class Delivery:
         Untrusted payloads that do not parse are skipped and counted in the returned value.
         """
         recovered = recover(messages, self._topics)
-        with self._lock:
-            self._outbox.extend(self._book.restore(recovered, self._wall_clock(), self._clock()))
-        self._send_queued()
+        self._book_says(lambda: self._book.restore(recovered, self._wall_clock(), self._clock()))
         _LOGGER.info(
             "Recovered %d retained state(s) from the broker (%d ignored)",
             len(recovered),
@@ -280,19 +280,18 @@ class Delivery:
 
     def initial(self, cameras: tuple[str, ...]) -> None:
         """Announce every camera, person and tag not recovered by `restore`, as absent."""
-        with self._lock:
-            self._outbox.extend(self._book.initial(cameras, self._wall_clock()))
-        self._send_queued()
+        self._book_says(lambda: self._book.initial(cameras, self._wall_clock()))
 
     def add_subjects(
         self, *, persons: tuple[str, ...], tags: tuple[str, ...], announce: bool
     ) -> None:
         """Track more persons and tags; publish them as absent if `announce`."""
-        with self._lock:
+
+        def track() -> list[Message]:
             messages = self._book.add_subjects(persons=persons, tags=tags)
-            if announce:
-                self._outbox.extend(messages)
-        self._send_queued()
+            return messages if announce else []
+
+        self._book_says(track)
 
 
 class StaleFacePictures:

@@ -96,10 +96,8 @@ def _deliver(delivery: Delivery, sources: dict[str, Source], camera: str) -> Non
     delivery.deliver(snapshot, sources[camera], engine_answer(step), 120.0, delayed=False)
 
 
-def test_the_broker_keeps_the_latest_state_of_a_person_seen_on_two_cameras_at_once(
-    tmp_path: Path,
-) -> None:
-    delivery, publisher, topics, sources = _delivery(tmp_path)
+def _race(delivery: Delivery, publisher: SlowFirstWorker, sources: dict[str, Source]) -> None:
+    """Jane at the front door (the first worker, slowed), then in the garden, at once."""
     first = threading.Thread(target=_deliver, args=(delivery, sources, "front_door"), name="first")
     second = threading.Thread(target=_deliver, args=(delivery, sources, "garden"), name="second")
     first.start()
@@ -108,20 +106,20 @@ def test_the_broker_keeps_the_latest_state_of_a_person_seen_on_two_cameras_at_on
     second.join(5)
     publisher.second_done.set()
     first.join(5)
+
+
+def test_the_broker_keeps_the_latest_state_of_a_person_seen_on_two_cameras_at_once(
+    tmp_path: Path,
+) -> None:
+    delivery, publisher, topics, sources = _delivery(tmp_path)
+    _race(delivery, publisher, sources)
     person = [json.loads(p) for t, p, _ in publisher.sent if t == topics.person_state("Jane Doe")]
     assert [state["last_camera"] for state in person] == ["front_door", "garden"]
 
 
 def test_the_face_picture_retained_is_that_of_the_latest_state(tmp_path: Path) -> None:
     delivery, publisher, topics, sources = _delivery(tmp_path, face_pictures=True)
-    first = threading.Thread(target=_deliver, args=(delivery, sources, "front_door"), name="first")
-    second = threading.Thread(target=_deliver, args=(delivery, sources, "garden"), name="second")
-    first.start()
-    assert publisher.first_is_publishing.wait(5)
-    second.start()
-    second.join(5)
-    publisher.second_done.set()
-    first.join(5)
+    _race(delivery, publisher, sources)
     faces = [p for t, p, _ in publisher.sent if t == topics.person_face("Jane Doe")]
     (tmp_path / "alone").mkdir()
     alone, alone_publisher, _, alone_sources = _delivery(tmp_path / "alone", face_pictures=True)

@@ -175,11 +175,16 @@ def test_a_restart_lists_the_same_people_until_their_windows_pass() -> None:
     assert _here(gone, None)["people_count"] == 0
 
 
-def test_a_restart_after_the_window_lists_nobody() -> None:
+def _jane_seen_by_a_previous_run() -> tuple[dict[str, bytes], datetime]:
+    """What a previous run retained after Jane at the door, and a moment past her window."""
     first = _book()
     first.initial((DOOR,), SEEN)
     broker = {m.topic: m.payload for m in _see(first, DOOR, _face(JANE), at=5.0) if m.retain}
-    later = SEEN + timedelta(seconds=TIMEOUT + 1)
+    return broker, SEEN + timedelta(seconds=TIMEOUT + 1)
+
+
+def test_a_restart_after_the_window_lists_nobody() -> None:
+    broker, later = _jane_seen_by_a_previous_run()
     book = _book()
     restored = book.restore(recover(broker.items(), Topics("econnect")), later, 1000.0)
     assert _here(restored, DOOR)["people_count"] == 0
@@ -187,10 +192,7 @@ def test_a_restart_after_the_window_lists_nobody() -> None:
 
 
 def test_a_restore_after_this_run_said_nobody_still_clears_the_previous_lists() -> None:
-    first = _book()
-    first.initial((DOOR,), SEEN)
-    broker = {m.topic: m.payload for m in _see(first, DOOR, _face(JANE), at=5.0) if m.retain}
-    later = SEEN + timedelta(seconds=TIMEOUT + 1)
+    broker, later = _jane_seen_by_a_previous_run()
     wall = _Wall()
     wall.now = later
     book = _book(wall)
